@@ -1,0 +1,17 @@
+"""Settings from the environment, with defaults that run the demo shop on one laptop."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """DATABASE_URL, e.g. postgresql://user@host/shop; default: an embedded SQLite file in var/."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'var' / 'shop.db'}"
+
+
+def policy_file() -> Path:
+    """POLICY_FILE: the shop's after-sales policy (YAML)."""
+    return Path(os.environ.get("POLICY_FILE") or PROJECT_ROOT / "policy.yml")

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.10 and installs the pinned requirements.
+# Idempotent: does nothing when requirements.txt has not changed since the last install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python310() {
+  local candidate
+  for candidate in "${PYTHON310:-}" python3.10 \
+      "$(command -v pyenv >/dev/null 2>&1 && pyenv root)"/versions/3.10*/bin/python3.10 \
+      "$HOME"/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do
+    [ -n "$candidate" ] || continue
+    # A pyenv shim exists even when 3.10 is not selected: check the interpreter really runs.
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+  exit 0
+fi
+
+if ! py=$(find_python310); then
+  echo "Rasa 3.6 needs Python 3.10: install it (e.g. 'pyenv install 3.10' or your system's python3.10 package) and run this again." >&2
+  exit 1
+fi
+
+echo "Setting up .venv with $py (first run takes a few minutes)..."
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade "pip<25" wheel
+.venv/bin/python -m pip install --quiet -r requirements.txt
+echo "$wanted" > "$stamp"
+echo "Set-up done."
