@@ -346,6 +346,7 @@ def _return(ctx: _Context, req: ReturnItems):
                     [ctx.open_case("item_problem"), ctx.escalate("normal", "fault_outside_window")], ["agent"])
         if value_base <= t.keep_it_refund_max_value and req.resolution == "refund":
             refund = ctx.refund(value, "keep_it")
+            refund.params["items"] = [(i.id, q) for i, q in chosen]
             facts.update(refund_amount=value, refund_due_at=refund.params["due_at"])
             return ("return.fault_keep_it", A, "refund_without_return", facts,
                     [ctx.open_case("item_problem"), refund], [])

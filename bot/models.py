@@ -245,6 +245,7 @@ class OrderItem(Base):
     returnability = Column(_enum(Returnability), nullable=False)  # as sold: later changes don't apply
     quantity = Column(Integer, nullable=False)
     unit_price = Column(Money(), nullable=False)
+    # Settled after delivery: returned, on its way back, or refunded without return.
     returned_quantity = Column(Integer, nullable=False, default=0)
 
     order = relationship("Order", back_populates="items")

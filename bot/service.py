@@ -141,7 +141,7 @@ class AfterSales:
     def _load(self, session: Session, number: str, lock: bool) -> Order:
         query = (select(Order).where(Order.number_key == order_key(number))
                  .options(selectinload(Order.items), selectinload(Order.shipments).selectinload(Shipment.events),
-                          selectinload(Order.payments), selectinload(Order.refunds)))
+                          selectinload(Order.payments), selectinload(Order.refunds), selectinload(Order.returns)))
         if lock:
             query = query.with_for_update(of=Order)
         order = session.execute(query).scalar_one_or_none()
@@ -187,7 +187,13 @@ class AfterSales:
             order.status, order.cancelled_at, order.cancel_reason = OrderStatus.CANCELLED, now, p["reason"]
             return {"order_status": "cancelled"}
         if action.kind == "refund":
-            key = f"{p['reason']}:{order.id}" + (f":{case.id}" if p["reason"] != "cancellation" else "")
+            # A cancellation refunds once per order; other refunds are numbered per order, so two
+            # concurrent requests computing the same number collide instead of paying twice.
+            key = f"{p['reason']}:{order.id}"
+            if p["reason"] != "cancellation":
+                key += f":{sum(r.reason == p['reason'] for r in order.refunds) + 1}"
+            for item_id, qty in p.get("items", ()):
+                _settle(order, item_id, qty)  # refunded without return: cannot be claimed again
             refund = Refund(order_id=order.id, case_id=case.id, amount=p["amount"], currency=p["currency"],
                             reason=p["reason"], due_at=p["due_at"], created_at=now, idempotency_key=key)
             session.add(refund)
@@ -202,14 +208,13 @@ class AfterSales:
                         shipment.intercepted = True
             return {"old_address": old, "new_address": p["address"]}
         if action.kind == "create_return":
-            by_id = {i.id: i for i in order.items}
             rma = Return(rma_number=_new_number("RMA-", 8, digits=True), order_id=order.id, case_id=case.id,
                          reason=p["reason"], resolution=p["resolution"], method=None,
                          shipping_paid_by=p["shipping_paid_by"], created_at=now,
-                         idempotency_key=f"return:{order.id}:{case.id}:{sorted(p['items'])}")
+                         idempotency_key=f"return:{order.id}:{len(order.returns) + 1}")
             session.add(rma)
             for item_id, qty in p["items"]:
-                by_id[item_id].returned_quantity += qty  # returned or on its way back
+                _settle(order, item_id, qty)
                 rma.items.append(ReturnItem(order_item_id=item_id, quantity=qty))
             session.flush()
             return {"rma_number": rma.rma_number, "return_methods": p["methods"]}
@@ -219,6 +224,13 @@ class AfterSales:
         if action.kind == "open_case":
             return None  # the case itself is the effect
         raise ValueError(f"unknown action {action.kind}")
+
+
+def _settle(order: Order, item_id: int, quantity: int) -> None:
+    item = next(i for i in order.items if i.id == item_id)
+    if item.returned_quantity + quantity > item.quantity:
+        raise ValueError(f"order item {item_id} has only {item.quantity - item.returned_quantity} left to settle")
+    item.returned_quantity += quantity
 
 
 def snapshot_of(session: Session, order: Order) -> OrderSnapshot:
