@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Prints a short hash of everything the trained model depends on (config, domain, training data,
+# pinned packages, our NLU components). Used as the model's name so unchanged inputs skip training.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+find config.yml domain.yml requirements.txt data -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16

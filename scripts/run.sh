@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the assistant with its demo shop: set-up, demo data, training (only if data changed),
+# action server and Rasa server. Ctrl-C stops everything it started.
+#
+# Environment (all optional): RASA_PORT (5005), ACTION_PORT (5055), DATABASE_URL (default: a fresh
+# embedded SQLite demo shop in var/), MODELS_DIR (models), RASA_AUTH_TOKEN (default: random per run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055}
+export ACTION_SERVER_URL="http://127.0.0.1:$ACTION_PORT/webhook"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+models=${MODELS_DIR:-models}
+py=.venv/bin/python
+
+mkdir -p var/log
+$py -m bot policy check >/dev/null   # a bad policy file stops us here, with the reason
+if [ -z "${DATABASE_URL:-}" ]; then
+  rm -f var/shop.db var/shop.db-wal var/shop.db-shm  # the demo starts from the same state every time
+  $py -m bot demo
+else
+  $py -m bot demo || echo "(using the orders already in DATABASE_URL)"
+fi
+
+# The model is named after a hash of everything that shapes it: same inputs, no training.
+model="$models/shop-$(scripts/model_fingerprint.sh).tar.gz"
+if [ -f "$model" ]; then
+  echo "Model is up to date: $model"
+else
+  echo "Training the model (the data changed)..."
+  .venv/bin/rasa train --out "$models" --fixed-model-name "$(basename "$model" .tar.gz)" >var/log/train.log 2>&1 \
+    || { echo "training failed: see var/log/train.log" >&2; exit 1; }
+  find "$models" -name 'shop-*.tar.gz' ! -path "$model" -delete
+fi
+
+token=${RASA_AUTH_TOKEN:-$($py -c 'import secrets; print(secrets.token_urlsafe(24))')}
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+  echo "stopped."
+}
+trap stop EXIT INT TERM
+
+.venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
+pids+=($!)
+.venv/bin/rasa run --model "$model" --enable-api --auth-token "$token" --cors "*" \
+  --interface 127.0.0.1 --port "$RASA_PORT" --endpoints endpoints.yml --credentials credentials.yml \
+  >var/log/rasa.log 2>&1 &
+pids+=($!)
+
+echo "Starting the action server and the Rasa server (about a minute)..."
+$py - <<PY || { echo "start-up failed: see var/log/rasa.log and var/log/actions.log" >&2; exit 1; }
+import sys, time, urllib.request
+deadline = time.time() + 300
+for url in ("http://127.0.0.1:$ACTION_PORT/health", "http://127.0.0.1:$RASA_PORT/status?token=$token"):
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read(); break
+        except Exception:
+            if time.time() > deadline: sys.exit(1)
+            time.sleep(1)
+PY
+
+cat <<TXT
+
+The assistant is running on the demo shop (demo orders: README.md).
+  Chat in a terminal:  .venv/bin/python scripts/chat.py --port $RASA_PORT
+  REST channel:        curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"hi"}'
+  Rasa HTTP API:       token $token  (e.g. curl -s 'localhost:$RASA_PORT/status?token=$token')
+  Logs:                var/log/rasa.log, var/log/actions.log
+Press Ctrl-C to stop.
+TXT
+wait -n "${pids[@]}"
+echo "a server exited: see var/log/" >&2
+exit 1

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: sets itself up if needed; starts its own throwaway PostgreSQL.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k policy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+exec .venv/bin/python -m pytest "$@"

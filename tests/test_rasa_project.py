@@ -1,0 +1,103 @@
+"""The Rasa side: data validates, the model trains, test conversations pass, and the README's run
+command brings up real servers that answer over REST and stop on Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.i18n import render
+
+RASA = str(PROJECT_ROOT / ".venv" / "bin" / "rasa")
+
+
+def rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([RASA, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def model_name() -> str:
+    fingerprint = subprocess.run([str(PROJECT_ROOT / "scripts" / "model_fingerprint.sh")], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+    return f"shop-{fingerprint}"
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """A model trained from the current data, in a directory of its own, named as the run command names it."""
+    out = tmp_path_factory.mktemp("models")
+    result = rasa("train", "--out", str(out), "--fixed-model-name", model_name())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert list(out.glob("*.tar.gz"))
+    return out
+
+
+def test_training_data_and_domain_validate_without_warnings():
+    result = rasa("data", "validate", "--fail-on-warnings")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_conversation_stories_pass(trained_models, tmp_path):
+    result = rasa("test", "core", "--stories", "tests/stories", "--model", str(trained_models / f"{model_name()}.tar.gz"),
+                  "--fail-on-prediction-errors", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((tmp_path / "story_report.json").read_text())
+    assert report["accuracy"] == 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url: str, payload: dict) -> list[dict]:
+    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(trained_models, models)
+    before = {p.name for p in models.glob("*.tar.gz")}
+    rasa_port, action_port = free_port(), free_port()
+    env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "MODELS_DIR": str(models),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "RASA_AUTH_TOKEN": "test-token"}
+    log = open(tmp_path / "run.log", "w+")
+    run = subprocess.Popen([str(PROJECT_ROOT / "scripts" / "run.sh")], cwd=PROJECT_ROOT, env=env,
+                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 400
+        while "Press Ctrl-C to stop." not in (tmp_path / "run.log").read_text():
+            assert run.poll() is None, (tmp_path / "run.log").read_text()
+            assert time.time() < deadline, "the assistant did not start in time"
+            time.sleep(2)
+        output = (tmp_path / "run.log").read_text()
+        assert "demo shop loaded: 64 orders" in output
+        assert "Model is up to date" in output and {p.name for p in models.glob("*.tar.gz")} == before
+
+        replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", {"sender": "t1", "message": "hello!"})
+        assert [r["text"] for r in replies] == [render("greet", "en")]
+
+        # The HTTP API needs the token the run command configured.
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker", timeout=10)
+        assert denied.value.code == 401
+        tracker = json.load(urllib.request.urlopen(
+            f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker?token=test-token", timeout=10))
+        assert tracker["latest_message"]["intent"]["name"] == "greet"
+    finally:
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the script
+        run.wait(60)
+    for port in (rasa_port, action_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served after Ctrl-C"
