@@ -301,7 +301,7 @@ def _change_address(ctx: _Context, req: ChangeAddress):
     if o.status in BEFORE_SHIPMENT:
         return "address.before_shipment", A, "updated", facts, [Action("update_address", {"address": new})], []
     value = ctx.value_base
-    facts.update(order_value_base=value, base_currency=ctx.policy.base_currency,
+    facts.update(order_value_base=value.quantize(Decimal("0.01")), base_currency=ctx.policy.base_currency,
                  intercept_reship_max_value=t.intercept_reship_max_value)
     if value <= t.intercept_reship_max_value:
         return ("address.intercept_and_reship", AC, "intercept_and_reship", facts,
@@ -323,12 +323,12 @@ def _return(ctx: _Context, req: ReturnItems):
         return "return.closed", D, o.status, facts, [], []
 
     by_id = {i.id: i for i in o.items}
-    chosen = []
+    wanted: dict[int, int] = {}  # the same item named twice is one line
     for item_id, qty in req.items:
-        item = by_id.get(item_id)
-        if item is None or qty < 1:
+        if item_id not in by_id or qty < 1:
             raise ValueError(f"item {item_id} x{qty} is not part of order {o.number}")
-        chosen.append((item, min(qty, item.returnable_quantity)))
+        wanted[item_id] = wanted.get(item_id, 0) + qty
+    chosen = [(by_id[i], min(q, by_id[i].returnable_quantity)) for i, q in wanted.items()]
     chosen = [(i, q) for i, q in chosen if q > 0]
     facts["days_since_delivery"] = days = ctx.days_since_delivery()
     facts["delivered_at"] = o.delivered_at
@@ -339,7 +339,7 @@ def _return(ctx: _Context, req: ReturnItems):
         facts["quality_claim_days"] = t.quality_claim_days
         value = sum((i.unit_price * q for i, q in chosen), Decimal("0"))
         value_base = policy.to_base(value, o.currency)
-        facts.update(items_value=value, currency=o.currency, items_value_base=value_base,
+        facts.update(items_value=value, currency=o.currency, items_value_base=value_base.quantize(Decimal("0.01")),
                      keep_it_refund_max_value=t.keep_it_refund_max_value, base_currency=policy.base_currency)
         if days > t.quality_claim_days:
             return ("return.fault_outside_window", NA, "fault_outside_window", facts,
@@ -395,7 +395,9 @@ def _refund_status(ctx: _Context, _req: RefundStatus):
     refunds = [r for r in ctx.order.refunds if r.status != "failed"]
     if not refunds:
         return "refund.none", A, "no_refund", {}, [], []
-    latest = max(refunds, key=lambda r: r.due_at)
+    # The refund the shopper is waiting on: an overdue one first, else the latest.
+    overdue = [r for r in refunds if r.status == "pending" and ctx.now > r.due_at]
+    latest = min(overdue, key=lambda r: r.due_at) if overdue else max(refunds, key=lambda r: r.due_at)
     facts = {"refund_amount": latest.amount, "currency": latest.currency, "refund_due_at": latest.due_at,
              "refund_reason": latest.reason, "refund_status": latest.status}
     if latest.status == "issued":

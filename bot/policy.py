@@ -186,7 +186,7 @@ class Policy:
             rate = self.exchange_rates[currency]
         except KeyError:
             raise PolicyError(self.source, f"exchange_rates.{currency}", "no rate for this currency") from None
-        return (Decimal(amount) * rate).quantize(Decimal("0.01"))
+        return Decimal(amount) * rate  # exact: 15.0012 is above a limit of 15
 
     def sla_due(self, now: datetime, priority: str) -> datetime:
         return self.business_hours.add(now, self.sla_business_hours[priority])
@@ -254,6 +254,8 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         if not isinstance(countries, list) or not countries:
             fail(f"regions.{region}", "must be a non-empty list of country codes")
         for c in countries:
+            if isinstance(c, bool):
+                fail(f"regions.{region}", "quote country codes: YAML reads NO (Norway) as false")
             if not isinstance(c, str) or not _COUNTRY.fullmatch(c):
                 fail(f"regions.{region}", f"{c!r} is not a two-letter country code")
             if c in region_of:
@@ -296,6 +298,8 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
     defaults = terms("defaults", raw["defaults"], complete=True)
     markets = {}
     for name, values in (raw.get("markets") or {}).items():
+        if isinstance(name, bool):
+            fail(f"markets.{name}", "quote country codes: YAML reads NO (Norway) as false")
         if name not in regions and not _COUNTRY.fullmatch(str(name)):
             fail(f"markets.{name}", "must be a region from `regions` or a two-letter country code")
         markets[name] = terms(f"markets.{name}", values, complete=False)

@@ -7,7 +7,7 @@ of policy.yml are pinned as literals so that a change of the shipped policy is n
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -628,6 +628,22 @@ def test_return_closed(status):
     assert (d.rule_id, d.outcome, d.reason) == ("return.closed", D, status)
 
 
+@pytest.mark.parametrize("reason", ["damaged", "changed_mind"])
+def test_return_same_item_listed_twice_is_not_returned_or_refunded_twice(reason):
+    """One unit bought: naming it twice must not return (or refund) two units. Rejecting the request with
+    ValueError, like an unknown item, is fine too."""
+    o = make_order("delivered", items=[make_item(1, unit_price="10.00", quantity=1)])
+    try:
+        d = run(o, ReturnItems(((1, 1), (1, 1)), reason))
+    except ValueError:
+        return
+    for action in d.actions:
+        if "items" in action.params:
+            assert sum(q for _, q in action.params["items"]) == 1, action
+    if d.action("refund"):
+        assert d.action("refund").params["amount"] == Decimal("10.00")
+
+
 @pytest.mark.parametrize("request_items", [((99, 1),), ((1, 0),)], ids=["unknown_item", "zero_quantity"])
 def test_return_bad_items_raise(request_items):
     with pytest.raises(ValueError):
@@ -714,6 +730,18 @@ def test_fault_exchange_gives_replacement_when_in_stock(unit_price, in_stock, re
     assert d.action("create_return").params["resolution"] == resolution
     assert d.action("create_return").params["shipping_paid_by"] == "shop"
     assert d.action("refund") is None
+
+
+@pytest.mark.parametrize("stock, resolution", [
+    pytest.param((True, True), "replacement", id="all_in_stock"),
+    pytest.param((True, False), "refund", id="one_out_of_stock"),
+])
+def test_fault_exchange_of_several_items_needs_all_in_stock(stock, resolution):
+    items = [make_item(i + 1, unit_price="50.00", in_stock=s) for i, s in enumerate(stock)]
+    d = run(make_order("delivered", items=items), ReturnItems(((1, 1), (2, 1)), "wrong_item", resolution="exchange"))
+    assert d.rule_id == "return.fault_return"
+    assert d.facts["resolution"] == resolution
+    assert d.action("create_return").params["items"] == [(1, 1), (2, 1)]
 
 
 QUALITY_DAYS = POLICY.terms_for("US").quality_claim_days
@@ -836,6 +864,16 @@ def test_refund_status_overdue_refund_is_not_hidden_by_a_later_refund():
     assert (d.rule_id, d.outcome) == ("refund.overdue", NA)
     assert d.facts["refund_amount"] == Decimal("60.00")
     assert d.action("escalate").params["priority"] == "high"
+
+
+def test_refund_status_reports_the_longest_overdue_refund():
+    refunds = [make_refund(1, amount="10.00", status="pending", due_at=NOW - timedelta(days=1)),
+               make_refund(2, amount="20.00", status="pending", due_at=NOW - timedelta(days=4)),
+               make_refund(3, amount="30.00", status="pending", due_at=NOW + timedelta(days=4))]
+    d = run(make_order("delivered", refunds=refunds), RefundStatus())
+    assert d.rule_id == "refund.overdue"
+    assert d.facts["refund_amount"] == Decimal("20.00")
+    assert d.facts["days_overdue"] == 4
 
 
 # ---- customs -------------------------------------------------------------------------------------
@@ -1062,3 +1100,11 @@ def test_to_base_rejects_unknown_currency():
     with pytest.raises(PolicyError) as err:
         POLICY.to_base(Decimal("10"), "XYZ")
     assert err.value.key == "exchange_rates.XYZ"
+
+
+def test_limits_compare_the_exact_converted_value_not_a_rounded_one():
+    """13.89 EUR is 15.0012 USD: above a keep-it limit of 15, though it shows as 15.00."""
+    item = make_item(unit_price="13.89")
+    d = run(make_order(country="DE", currency="EUR", items=[item]), ReturnItems(((item.id, 1),), "damaged"))
+    assert d.rule_id == "return.fault_return"
+    assert d.facts["items_value_base"] == Decimal("15.00")

@@ -320,3 +320,16 @@ def test_typo_in_the_shipped_text_is_rejected(tmp_path):
         load_policy(path)
     assert err.value.key == "defaults.no_reason_return_day"
     assert err.value.reason == "unknown key"
+
+
+def test_unquoted_norway_gets_a_helpful_message():
+    """YAML 1.1 reads a bare NO as false; the loader says so instead of 'markets.False'."""
+    raw = yaml.safe_load("""
+markets:
+  NO: {duties: DDU}
+""")
+    shipped = copy.deepcopy(RAW)
+    shipped["markets"] = raw["markets"]
+    with pytest.raises(PolicyError) as err:
+        parse_policy(shipped)
+    assert "quote country codes" in err.value.reason
