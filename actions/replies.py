@@ -1,4 +1,4 @@
-"""Replies that need no data: rendered from the message catalog in the conversation's language."""
+"""Replies that need no order data: greetings, thanks, small talk, fallback, handing over."""
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
@@ -7,11 +7,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.i18n import DEFAULT_LANGUAGE, render
-
-
-def conversation_language(tracker: Tracker) -> str:
-    return tracker.get_slot("language") or DEFAULT_LANGUAGE
+from actions.common import Reply, after_sales, conversation_of
+from bot.engine import Handoff
 
 
 class LocalizedReply(Action, metaclass=ABCMeta):
@@ -25,8 +22,9 @@ class LocalizedReply(Action, metaclass=ABCMeta):
         return f"action_{self.key}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
-        dispatcher.utter_message(text=render(self.key, conversation_language(tracker)))
-        return []
+        reply = Reply(dispatcher, tracker)
+        reply.say(self.key)
+        return reply.events
 
 
 class ActionGreet(LocalizedReply):
@@ -47,3 +45,26 @@ class ActionOutOfScope(LocalizedReply):
 
 class ActionFallback(LocalizedReply):
     key = "fallback"
+
+
+class ActionAcknowledge(LocalizedReply):
+    key = "acknowledge"
+
+
+class ActionAskWhatToDo(LocalizedReply):
+    key = "ask_what_to_do"
+
+
+class ActionHandoff(Action):
+    """Opens (or reuses) a case for a person, in the shopper's language, and says so."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        reply = Reply(dispatcher, tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "shopper_asked"
+        reason = "shopper_asked" if intent == "human_handoff" else intent
+        result = after_sales().handle(None, Handoff(reason=reason), conversation_of(tracker))
+        reply.say("handoff_created", case_number=result.case_number, agent_due_at=result.details["agent_due_at"])
+        return reply.events

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time, get_timezone
 from babel.numbers import format_currency, format_decimal
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -56,7 +56,12 @@ def format_value(value: Any, language: str, timezone: str | None = None) -> str:
     if isinstance(value, Money):
         return format_currency(value.amount, value.currency, locale=locale)
     if isinstance(value, datetime):
-        return format_datetime(value, "medium", tzinfo=timezone, locale=locale)
+        # Date and hour:minute in the locale's order, with the zone: "Nov 23, 2026, 10:00 CET".
+        tz = get_timezone(timezone or "UTC")
+        combined = str(locale.datetime_formats["medium"])
+        text = combined.replace("{1}", format_date(value.astimezone(tz), "medium", locale=locale)).replace(
+            "{0}", format_time(value, "short", tzinfo=tz, locale=locale))
+        return f"{text} {format_datetime(value, 'z', tzinfo=tz, locale=locale)}"
     if isinstance(value, date):
         return format_date(value, "long", locale=locale)
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):

@@ -5,6 +5,7 @@
 # Environment (all optional): RASA_PORT (5005), ACTION_PORT (5055), DATABASE_URL (default: a fresh
 # embedded SQLite demo shop in var/), MODELS_DIR (models), RASA_AUTH_TOKEN (default: random per run).
 set -euo pipefail
+export RASA_TELEMETRY_ENABLED=false  # no usage reports or crash uploads to Rasa
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 

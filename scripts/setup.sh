@@ -33,7 +33,7 @@ echo "Setting up .venv with $py (first run takes a few minutes)..."
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 # (this machine's pip config names local wheel folders that may not exist: hide those warnings)
 quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
-quiet .venv/bin/python -m pip install --quiet --upgrade "pip<25" wheel
+quiet .venv/bin/python -m pip install --quiet --upgrade "pip<25"
 quiet .venv/bin/python -m pip install --quiet -r requirements.txt
 echo "$wanted" > "$stamp"
 echo "Set-up done."

@@ -16,8 +16,25 @@ from bot.config import PROJECT_ROOT
 from bot.db import Database
 from bot.migrate import upgrade
 from bot.policy import load_policy
+from tests.servers import model_name, rasa
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TRANSLATION_BACKEND", "none")  # no test may reach for the internet
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """A model trained from the current data, in a directory of its own, named as the run command names it."""
+    out = tmp_path_factory.mktemp("models")
+    result = rasa("train", "--out", str(out), "--fixed-model-name", model_name())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_models):
+    return trained_models / f"{model_name()}.tar.gz"
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,19 @@ async def test_replies_come_from_the_catalog_in_the_conversation_language(action
     assert action.name() == f"action_{key}"
 
 
-async def test_a_language_without_a_catalog_is_answered_in_english():
+async def test_a_language_without_a_catalog_offline_gets_english_and_a_note_once():
     dispatcher = CollectingDispatcher()
-    await ActionGreet().run(dispatcher, tracker("sw"), {})
-    assert dispatcher.messages[0]["text"] == render("greet", "en")
+    events = await ActionGreet().run(dispatcher, tracker("sw"), {})
+    assert [m["text"] for m in dispatcher.messages] == [render("unsupported_language", "en"), render("greet", "en")]
+    assert events == [{"event": "slot", "timestamp": None, "name": "unsupported_language_noted", "value": True}]
+    noted = tracker("sw")
+    noted.slots["unsupported_language_noted"] = True
+    dispatcher = CollectingDispatcher()
+    await ActionGreet().run(dispatcher, noted, {})
+    assert [m["text"] for m in dispatcher.messages] == [render("greet", "en")]
+
+
+async def test_no_language_yet_means_english():
     dispatcher = CollectingDispatcher()
     await ActionGreet().run(dispatcher, tracker(None), {})
-    assert dispatcher.messages[0]["text"] == render("greet", "en")
+    assert [m["text"] for m in dispatcher.messages] == [render("greet", "en")]

@@ -16,28 +16,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.i18n import render
-
-RASA = str(PROJECT_ROOT / ".venv" / "bin" / "rasa")
-
-
-def rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([RASA, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def model_name() -> str:
-    fingerprint = subprocess.run([str(PROJECT_ROOT / "scripts" / "model_fingerprint.sh")], check=True,
-                                 capture_output=True, text=True).stdout.strip()
-    return f"shop-{fingerprint}"
-
-
-@pytest.fixture(scope="session")
-def trained_models(tmp_path_factory):
-    """A model trained from the current data, in a directory of its own, named as the run command names it."""
-    out = tmp_path_factory.mktemp("models")
-    result = rasa("train", "--out", str(out), "--fixed-model-name", model_name())
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert list(out.glob("*.tar.gz"))
-    return out
+from tests.servers import free_port, http_json, rasa
 
 
 def test_training_data_and_domain_validate_without_warnings():
@@ -45,24 +24,12 @@ def test_training_data_and_domain_validate_without_warnings():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_conversation_stories_pass(trained_models, tmp_path):
-    result = rasa("test", "core", "--stories", "tests/stories", "--model", str(trained_models / f"{model_name()}.tar.gz"),
+def test_conversation_stories_pass(trained_model, tmp_path):
+    result = rasa("test", "core", "--stories", "tests/stories", "--model", str(trained_model),
                   "--fail-on-prediction-errors", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "story_report.json").read_text())
     assert report["accuracy"] == 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(url: str, payload: dict) -> list[dict]:
-    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)
 
 
 def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tmp_path):
@@ -85,15 +52,14 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
         assert "demo shop loaded: 64 orders" in output
         assert "Model is up to date" in output and {p.name for p in models.glob("*.tar.gz")} == before
 
-        replies = post(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", {"sender": "t1", "message": "hello!"})
+        replies = http_json(f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook", {"sender": "t1", "message": "hello!"})
         assert [r["text"] for r in replies] == [render("greet", "en")]
 
         # The HTTP API needs the token the run command configured.
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker", timeout=10)
         assert denied.value.code == 401
-        tracker = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker?token=test-token", timeout=10))
+        tracker = http_json(f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker?token=test-token")
         assert tracker["latest_message"]["intent"]["name"] == "greet"
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the script

@@ -1,0 +1,127 @@
+"""A linear intent classifier over n-grams and multilingual sentence embeddings.
+
+Chosen by measurement on the held-out split (see README: Understanding): on our 14-language data
+it beat DIETClassifier on accuracy and trains in about a minute instead of 25 on two cores.
+Character n-grams (within words) and word uni/bigrams from our tokenizer are TF-IDF weighted, the
+sentence embedding from SentenceEncoderFeaturizer is appended, a linear SVM separates the intents,
+and Platt scaling turns its margins into probabilities for the fallback threshold. The n-grams are
+computed here rather than by CountVectorsFeaturizer, whose default word pattern drops the
+one-character words Chinese and Japanese are full of.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text, Type
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack
+
+logger = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentClassifier(IntentClassifier, GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [Tokenizer, Featurizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"C": 0.5, "dense_weight": 1.0, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "calibration_folds": 5,
+                "ranking_length": 10, "random_state": 1}
+
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+                 vectorizers=None, classifier=None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage, self._resource = model_storage, resource
+        self.vectorizers, self.classifier = vectorizers, classifier
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "LinearIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _texts(messages: List[Message]) -> tuple[List[str], List[str]]:
+        chars = [m.get(TEXT).lower() for m in messages]
+        words = [" ".join(t.text.lower() for t in m.get(TOKENS_NAMES[TEXT]) or []) for m in messages]
+        return chars, words
+
+    def _matrix(self, messages: List[Message]) -> csr_matrix:
+        chars, words = self._texts(messages)
+        dense = []
+        for message in messages:
+            d = message.get_dense_features(TEXT)[1]
+            dense.append(np.asarray(d.features).reshape(-1) if d is not None else None)
+        dim = next((v.shape[0] for v in dense if v is not None), 0)
+        dense = np.vstack([v if v is not None else np.zeros(dim) for v in dense]) if dim else np.zeros((len(messages), 0))
+        return hstack([self.vectorizers["chars"].transform(chars), self.vectorizers["words"].transform(words),
+                       csr_matrix(dense * self.config["dense_weight"])]).tocsr()
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return self._resource
+        labels = np.asarray([e.get(INTENT) for e in examples])  # sklearn 1.1 miscounts a plain list
+        chars, words = self._texts(examples)
+        self.vectorizers = {
+            "chars": TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.config["char_ngrams"]),
+                                     sublinear_tf=True).fit(chars),
+            "words": TfidfVectorizer(token_pattern=r"\S+", ngram_range=tuple(self.config["word_ngrams"]),
+                                     sublinear_tf=True, lowercase=False).fit(words),
+        }
+        svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
+        self.classifier = CalibratedClassifierCV(svm, cv=self.config["calibration_folds"], method="sigmoid")
+        self.classifier.fit(self._matrix(examples), labels)
+        self.persist()
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        todo = [m for m in messages if m.get(TEXT)]
+        if self.classifier is None or not todo:
+            return messages
+        probabilities = self.classifier.predict_proba(self._matrix(todo))
+        for message, row in zip(todo, probabilities):
+            ranking = sorted(({"name": name, "confidence": float(p)} for name, p in zip(self.classifier.classes_, row)),
+                             key=lambda r: -r["confidence"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
+        return messages
+
+    def persist(self) -> None:
+        import skops.io as sio
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump({"vectorizers": self.vectorizers, "classifier": self.classifier}, directory / "linear_intent.skops")
+
+    @classmethod
+    def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "LinearIntentClassifier":
+        import skops.io as sio
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / "linear_intent.skops"
+                untrusted = sio.get_untrusted_types(file=path)
+                # Only scikit-learn, numpy and scipy objects are expected in our own model file.
+                foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy."))]
+                if foreign:
+                    raise ValueError(f"unexpected types in {path}: {foreign}")
+                saved = sio.load(path, trusted=untrusted)
+        except ValueError:
+            logger.warning("No trained intent classifier found; every message will fall back.")
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"])

