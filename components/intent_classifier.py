@@ -86,7 +86,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                                      sublinear_tf=True, lowercase=False).fit(words),
         }
         svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
-        self.classifier = CalibratedClassifierCV(svm, cv=self.config["calibration_folds"], method="sigmoid")
+        # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
+        self.classifier = CalibratedClassifierCV(svm, cv=self.config["calibration_folds"], method="sigmoid",
+                                                 ensemble=False)
         self.classifier.fit(self._matrix(examples), labels)
         self.persist()
         return self._resource

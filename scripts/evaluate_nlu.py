@@ -176,7 +176,7 @@ def main() -> int:
         rows.append((lang, len(examples), lid_all, lid_long, len(long_),
                      len(answered) / len(examples), sum(detected[i] == lang for i in answered) / max(len(answered), 1),
                      sum(g == p for g, p in pairs) / len(pairs), f1_macro(pairs), top1, fallback))
-        for name, detect in {"ours (script rules + lingua, gated)": lambda t: ours.detect(t).language,
+        for name, detect in {"ours (scripts + in-domain n-grams + lingua, gated)": lambda t: ours.detect(t).language,
                              **alternatives}.items():
             for i, (text, _) in enumerate(examples):
                 ok = detect(text) == lang
