@@ -31,8 +31,8 @@ def language_of(tracker: Tracker) -> str:
 
 
 def conversation_of(tracker: Tracker) -> Conversation:
-    channel = (tracker.get_latest_input_channel() or None) if hasattr(tracker, "get_latest_input_channel") else None
-    return Conversation(id=tracker.sender_id, language=language_of(tracker), channel=channel)
+    return Conversation(id=tracker.sender_id, language=language_of(tracker),
+                        channel=tracker.get_latest_input_channel() or None)
 
 
 class Reply:

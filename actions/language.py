@@ -6,8 +6,7 @@ from typing import Any
 from rasa_sdk import Tracker, ValidationAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.language import Detection, conversation_language
-from components.language import language_hint
+from bot.language import Detection, conversation_language, language_hint
 
 
 class ValidateSlotMappings(ValidationAction):

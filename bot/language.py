@@ -61,6 +61,23 @@ def normalise_code(code: str | None) -> str | None:
     return {"nn": "nb", "no": "nb"}.get(base, base) if re.fullmatch(r"[a-z]{2}", base) else None
 
 
+# Where channels put the shopper's language: our widget's customData, Telegram's language_code
+# (passed on by our connector), or a plain `language`/`locale` key.
+HINT_KEYS = ("language", "locale", "language_code")
+
+
+def language_hint(metadata: dict | None) -> str | None:
+    if not isinstance(metadata, dict):
+        return None
+    for source in (metadata, metadata.get("customData")):
+        if isinstance(source, dict):
+            for key in HINT_KEYS:
+                code = normalise_code(source.get(key))
+                if code:
+                    return code
+    return None
+
+
 def is_supported(code: str | None) -> bool:
     return code in SUPPORTED
 

@@ -6,7 +6,7 @@ the message metadata (storefront locale, messaging-app language) is the prior.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -16,24 +16,7 @@ from rasa.shared.nlu.constants import METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.language import LanguageDetector, normalise_code
-
-# Where channels put the shopper's language: our widget's customData, Telegram's language_code
-# (passed on by our connector), or a plain `language`/`locale` key.
-HINT_KEYS = ("language", "locale", "language_code")
-
-
-def language_hint(metadata: Optional[Dict[Text, Any]]) -> Optional[str]:
-    if not isinstance(metadata, dict):
-        return None
-    for source in (metadata, metadata.get("customData")):
-        if isinstance(source, dict):
-            for key in HINT_KEYS:
-                code = normalise_code(source.get(key)) if isinstance(source.get(key), str) else None
-                if code:
-                    return code
-    return None
-
+from bot.language import LanguageDetector, language_hint
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class LanguageDetectorComponent(GraphComponent):

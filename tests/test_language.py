@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import Detection, LanguageDetector, conversation_language, normalise_code
-from components.language import language_hint
+from bot.language import Detection, LanguageDetector, conversation_language, language_hint, normalise_code
 
 
 @pytest.fixture(scope="module")
