@@ -386,6 +386,17 @@ class CaseEvent(Base):
     case = relationship("Case", back_populates="events")
 
 
+class VerificationAttempt(Base):
+    """Every attempt to prove an order is one's own, for the lock-out after repeated failures."""
+
+    __tablename__ = "verification_attempts"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    order_key = Column(String(32), nullable=False, index=True)  # as typed, normalised; may not exist
+    succeeded = Column(Boolean, nullable=False)
+    at = Column(UTCDateTime, nullable=False, index=True)
+
+
 class AppendOnlyError(RuntimeError):
     pass
 
