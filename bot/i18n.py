@@ -40,10 +40,6 @@ def catalog(language: str) -> dict[str, str]:
     return {str(k): str(v).strip() for k, v in data.items()}
 
 
-def supported_languages() -> list[str]:
-    return sorted(p.stem for p in LOCALES_DIR.glob("*.yml"))
-
-
 def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in Formatter().parse(text) if field}
 

@@ -71,10 +71,6 @@ class Result:
     rma_number: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def message_params(self) -> dict[str, Any]:
-        return {**self.decision.facts, **self.details}
-
 
 @dataclass(frozen=True)
 class Conversation:

@@ -18,7 +18,6 @@ from bot.migrate import upgrade
 from bot.policy import load_policy
 from tests.servers import model_name, rasa
 
-ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TRANSLATION_BACKEND", "none")  # no test may reach for the internet
 
