@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.db import Database
+from bot.explain import Button, Message
 from bot.i18n import render
+from bot.identity import Verifier
 from bot.language import DEFAULT_LANGUAGE, is_supported
 from bot.policy import load_policy
 from bot.service import AfterSales, Conversation
@@ -30,9 +32,24 @@ def language_of(tracker: Tracker) -> str:
     return tracker.get_slot("language") or DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=1)
+def verifier() -> Verifier:
+    return Verifier(after_sales().db)
+
+
 def conversation_of(tracker: Tracker) -> Conversation:
     return Conversation(id=tracker.sender_id, language=language_of(tracker),
-                        channel=tracker.get_latest_input_channel() or None)
+                        channel=tracker.get_latest_input_channel() or None,
+                        case_number=tracker.get_slot("case_number"), summary=summary_of(tracker))
+
+
+def summary_of(tracker: Tracker, messages: int = 6) -> str:
+    """What an agent reads first: the request, the order, the latest case, the shopper's last words."""
+    said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-messages:]
+    facts = [f"{name}: {tracker.get_slot(slot)}" for name, slot in
+             (("request", "request"), ("order", "current_order"), ("case", "case_number"), ("language", "language"))
+             if tracker.get_slot(slot)]
+    return "\n".join([" · ".join(facts), *(f"> {text[:300]}" for text in said)]).strip()
 
 
 class Reply:
@@ -46,17 +63,24 @@ class Reply:
     def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker):
         self.dispatcher, self.tracker = dispatcher, tracker
         self.language = language_of(tracker)
+        self.catalog_language = self.language if is_supported(self.language) else "en"
         self.events: list[dict[str, Any]] = []
 
-    def say(self, key: str, **params: Any) -> None:
-        if is_supported(self.language):
-            self.dispatcher.utter_message(text=render(key, self.language, **params))
-            return
-        english = render(key, "en", **params)
-        try:
-            self.dispatcher.utter_message(text=translator().translate(english, "en", self.language))
-        except TranslationUnavailable:
-            if not self.tracker.get_slot("unsupported_language_noted") and not self.events:
-                self.dispatcher.utter_message(text=render("unsupported_language", "en"))
-                self.events.append(SlotSet("unsupported_language_noted", True))
-            self.dispatcher.utter_message(text=english)
+    def text(self, key: str, zone: str | None = None, **params: Any) -> str:
+        """A catalog message in the language replies are written in (before any translation)."""
+        return render(key, self.catalog_language, zone, **params)
+
+    def say(self, key: str, buttons: Sequence[Button] = (), zone: str | None = None, **params: Any) -> None:
+        self.send(Message(self.text(key, zone, **params), tuple(buttons)))
+
+    def send(self, message: Message) -> None:
+        text = message.text
+        if not is_supported(self.language):
+            try:
+                text = translator().translate(text, "en", self.language)
+            except TranslationUnavailable:
+                if not self.tracker.get_slot("unsupported_language_noted") and not self.events:
+                    self.dispatcher.utter_message(text=render("unsupported_language", "en"))
+                    self.events.append(SlotSet("unsupported_language_noted", True))
+        self.dispatcher.utter_message(text=text, buttons=[{"title": b.title, "payload": b.payload}
+                                                          for b in message.buttons])

@@ -1,14 +1,19 @@
-"""Replies that need no order data: greetings, thanks, small talk, fallback, handing over."""
+"""Replies that need no order data (greetings, thanks, small talk, fallback) and handing over to people."""
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import Reply, after_sales, conversation_of
-from bot.engine import Handoff
+from bot.engine import Complaint, Handoff
+from bot.explain import Explainer
+from bot.flows import LEGAL_THREAT
+from bot.service import OrderNotFound
 
 
 class LocalizedReply(Action, metaclass=ABCMeta):
@@ -55,16 +60,39 @@ class ActionAskWhatToDo(LocalizedReply):
     key = "ask_what_to_do"
 
 
-class ActionHandoff(Action):
-    """Opens (or reuses) a case for a person, in the shopper's language, and says so."""
+class PersonNeeded(Action, metaclass=ABCMeta):
+    """Hands the conversation to people: a case (the conversation's own, when it has one) with a
+    summary, priority and SLA from the policy, explained to the shopper in their language."""
 
-    def name(self) -> str:
-        return "action_handoff"
+    @abstractmethod
+    def request(self, tracker: Tracker) -> Handoff | Complaint: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         reply = Reply(dispatcher, tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or "shopper_asked"
-        reason = "shopper_asked" if intent == "human_handoff" else intent
-        result = after_sales().handle(None, Handoff(reason=reason), conversation_of(tracker))
-        reply.say("handoff_created", case_number=result.case_number, agent_due_at=result.details["agent_due_at"])
-        return reply.events
+        number = tracker.get_slot("current_order")
+        try:
+            order = after_sales().snapshot(number) if number else None
+            result = after_sales().handle(number, self.request(tracker), conversation_of(tracker))
+        except (SQLAlchemyError, OrderNotFound):
+            reply.say("service_unavailable")
+            return reply.events
+        for message in Explainer(reply.catalog_language, order).explain(result):
+            reply.send(message)
+        return reply.events + [SlotSet("case_number", result.case_number)]
+
+
+class ActionHandoff(PersonNeeded):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def request(self, tracker: Tracker) -> Handoff:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+        return Handoff(reason="shopper_asked" if intent == "human_handoff" else intent)
+
+
+class ActionComplaint(PersonNeeded):
+    def name(self) -> str:
+        return "action_complaint"
+
+    def request(self, tracker: Tracker) -> Complaint:
+        return Complaint(legal_threat=bool(LEGAL_THREAT.search(tracker.latest_message.get("text") or "")))

@@ -57,6 +57,13 @@ class RefundSnapshot:
 
 
 @dataclass(frozen=True)
+class ScanSnapshot:
+    at: datetime
+    code: str  # label_created, in_transit, held_at_customs, delivered... (bot/models.py TrackingEvent)
+    location: str | None
+
+
+@dataclass(frozen=True)
 class OrderSnapshot:
     number: str
     status: str
@@ -74,6 +81,8 @@ class OrderSnapshot:
     last_scan_code: str | None = None
     carrier: str | None = None
     tracking_number: str | None = None
+    scans: tuple[ScanSnapshot, ...] = ()  # the latest shipment's tracking history, oldest first
+    shipping_address: Address | None = None
 
     @property
     def refunded(self) -> Decimal:

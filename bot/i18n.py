@@ -31,6 +31,13 @@ class Money:
     currency: str
 
 
+@dataclass(frozen=True)
+class Country:
+    """A country, shown by its name in the shopper's language ("CH" -> "Suiza", "スイス")."""
+
+    code: str
+
+
 @lru_cache(maxsize=None)
 def catalog(language: str) -> dict[str, str]:
     path = LOCALES_DIR / f"{language}.yml"
@@ -51,6 +58,8 @@ def format_value(value: Any, language: str, timezone: str | None = None) -> str:
         locale = Locale.parse(DEFAULT_LANGUAGE)
     if isinstance(value, Money):
         return format_currency(value.amount, value.currency, locale=locale)
+    if isinstance(value, Country):
+        return locale.territories.get(value.code, value.code)
     if isinstance(value, datetime):
         # Date and hour:minute in the locale's order, with the zone: "Nov 23, 2026, 10:00 CET".
         tz = get_timezone(timezone or "UTC")
@@ -65,8 +74,11 @@ def format_value(value: Any, language: str, timezone: str | None = None) -> str:
     return str(value)
 
 
-def render(key: str, language: str, **params: Any) -> str:
-    """The message `key` in `language` (English when the language has no catalog or lacks the key)."""
+def render(key: str, language: str, zone: str | None = None, **params: Any) -> str:
+    """The message `key` in `language` (English when the language has no catalog or lacks the key).
+
+    Times are shown in `zone` (an IANA name, e.g. the destination's), else in UTC.
+    """
     text = catalog(language).get(key)
     if text is None:
         language = DEFAULT_LANGUAGE
@@ -75,6 +87,6 @@ def render(key: str, language: str, **params: Any) -> str:
     for name in placeholders(text):
         if name not in params:
             raise KeyError(f"message {key!r} needs {{{name}}}")
-        shown = format_value(params[name], language)
+        shown = format_value(params[name], language, zone)
         values[name] = f"{_FSI}{shown}{_PDI}" if language in RTL_LANGUAGES else shown
     return text.format(**values)

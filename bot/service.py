@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.address import Address
 from bot.db import Database
-from bot.engine import (Action, Decision, ItemSnapshot, OrderSnapshot, RefundSnapshot, Request,
-                        ReturnItems, decide)
-from bot.models import (Case, CaseEvent, CaseStatus, Order, OrderStatus, PaymentStatus, Product,
+from bot.engine import (Action, Decision, Handoff, ItemSnapshot, OrderSnapshot, RefundSnapshot, Request,
+                        ReturnItems, ScanSnapshot, decide)
+from bot.models import (Case, CaseEvent, CaseStatus, Order, OrderStatus, PaymentStatus, Priority, Product,
                         Refund, Return, ReturnItem, Shipment, utcnow)
-from bot.policy import Policy
+from bot.policy import PRIORITIES, Policy
 
 # Which case a request opens when the engine does not name one.
 _CASE_TYPE = {"cancel": "cancellation", "change_address": "address_change", "return": "return",
@@ -80,6 +80,8 @@ class Conversation:
     language: str = "en"
     channel: str | None = None
     actor: str = "bot"
+    case_number: str | None = None  # the case the conversation is about: a handoff escalates it
+    summary: str | None = None  # what the shopper asked, for the agent who picks the case up
 
 
 class AfterSales:
@@ -151,7 +153,12 @@ class AfterSales:
         if isinstance(request, ReturnItems) and request.reason in self.policy.seller_fault_reasons:
             case_type = "item_problem"
         case = None
-        if order is not None:
+        if isinstance(request, Handoff) and who.case_number and who.id:
+            # Asking for a person about a case just decided: escalate that case, with its history.
+            case = session.execute(
+                select(Case).where(Case.number == who.case_number, Case.conversation_id == who.id,
+                                   Case.status != CaseStatus.CLOSED)).scalar_one_or_none()
+        if case is None and order is not None:
             # One open case per order and type: asking twice about a late parcel is one case.
             case = session.execute(
                 select(Case).where(Case.order_id == order.id, Case.type == case_type,
@@ -167,8 +174,10 @@ class AfterSales:
             session.add(CaseEvent(case=case, at=now, actor=who.actor, kind="created",
                                   data={"conversation_id": who.id, "channel": who.channel, "language": who.language}))
         reason = getattr(request, "reason", None)
-        if reason:
+        if reason and not isinstance(request, Handoff):
             case.reason = reason
+        if who.summary:
+            case.summary = who.summary
         case.outcome, case.rule_id = decision.outcome.value, decision.rule_id
         if decision.outcome.value in ("allowed", "allowed_with_conditions") and case_type in (
                 "cancellation", "address_change") and not decision.action("intercept_and_reship"):
@@ -215,8 +224,14 @@ class AfterSales:
             session.flush()
             return {"rma_number": rma.rma_number, "return_methods": p["methods"]}
         if action.kind == "escalate":
-            case.status, case.priority, case.sla_due_at = CaseStatus.ESCALATED, p["priority"], p["sla_due_at"]
-            return {"priority": p["priority"], "agent_due_at": p["sla_due_at"]}
+            # Escalating never lowers a case's priority nor pushes its due time back.
+            current = case.priority.value if isinstance(case.priority, Priority) else case.priority
+            if current and PRIORITIES.index(current) < PRIORITIES.index(p["priority"]):
+                priority, due = current, min(filter(None, (case.sla_due_at, p["sla_due_at"])))
+            else:
+                priority, due = p["priority"], p["sla_due_at"]
+            case.status, case.priority, case.sla_due_at = CaseStatus.ESCALATED, priority, due
+            return {"priority": priority, "agent_due_at": due}
         if action.kind == "open_case":
             return None  # the case itself is the effect
         raise ValueError(f"unknown action {action.kind}")
@@ -256,6 +271,8 @@ def snapshot_of(session: Session, order: Order) -> OrderSnapshot:
         last_scan_code=last_event.code if last_event else None,
         carrier=shipment.carrier if shipment else None,
         tracking_number=shipment.tracking_number if shipment else None,
+        scans=tuple(ScanSnapshot(e.occurred_at, e.code, e.location) for e in shipment.events) if shipment else (),
+        shipping_address=order.shipping_address,
     )
 
 
