@@ -64,8 +64,11 @@ class ValidateRequestForm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         turn = FormTurn(dispatcher, tracker)
         try:
-            if turn.is_answer() and turn.read_answer() is _REJECT:
-                return []  # not an answer: the rules handle it, then the form asks again
+            if turn.is_answer():
+                if turn.read_answer() is _REJECT:
+                    return []  # not an answer: the rules handle it, then the form asks again
+            else:
+                turn.read_first_message()
             turn.ask_next()
         except SQLAlchemyError:
             turn.reply.say("service_unavailable")
@@ -115,27 +118,40 @@ class FormTurn:
 
     # -- reading the answer ---------------------------------------------------------------------------
 
+    def read_first_message(self) -> None:
+        """The request itself may carry the proof: "cancel SH-10003, it's lucia@example.com"."""
+        email = _entity(self.tracker, "email")
+        if email and not self.values.get("current_order"):
+            self.set(proof=email)
+
     def sure(self, intents, slot: str | None = None) -> bool:
         needed = SURE_FOR_FREE_TEXT if slot in FREE_TEXT_SLOTS else SURE
         return self.intent in intents and self.confidence >= needed
 
     def read_answer(self):
         slot = self.asked
+        corrected = False
         named = _entity(self.tracker, "order_number")
         if named and order_key(named) != order_key(self.values.get("current_order") or ""):
             # "No, the other order: SH-10022": start over on that order.
             self.set(order_number=named, current_order=None, **{s: None for s in FLOW_SLOTS})
             if _entity(self.tracker, "email"):
                 self.set(proof=_entity(self.tracker, "email"))
+            corrected = True
+        new_kind = REQUEST_OF_INTENT.get(self.intent)
+        if new_kind and new_kind != self.kind and self.sure(REQUEST_OF_INTENT, slot):
+            self.set(request=new_kind, **{s: None for s in FLOW_SLOTS})  # they want something else now
+            corrected = True
+        if corrected:
             return None
         if slot == "confirmed":
             if self.intent in YES_NO and not self.sure(RULE_INTENTS):
-                self.set(confirmed=YES_NO[self.intent])
+                if self.kind == "change_address" and self.intent == "deny":
+                    # "No" to the address read back: something in it is wrong, so take it again.
+                    self.set(**{s: None for s in ("addr_line1", "addr_city", "addr_postcode", "addr_region")})
+                else:
+                    self.set(confirmed=YES_NO[self.intent])
                 return None
-        new_kind = REQUEST_OF_INTENT.get(self.intent)
-        if new_kind and new_kind != self.kind and self.sure(REQUEST_OF_INTENT, slot):
-            self.set(request=new_kind, **{s: None for s in FLOW_SLOTS})
-            return None
         if self.sure(("deny",), slot) and slot != "confirmed":
             return self.another_order_or_stop()
         if self.sure(("goodbye",), slot):
@@ -235,8 +251,8 @@ class FormTurn:
                 self.set(request=None, order_number=None)
                 self.events.append(SlotSet("requested_slot", None))
                 return False
-            self.reply.say("verification_failed")
-            self.ask("proof")
+            self.reply.say("verification_failed")  # it asks again: no second question
+            self.events.append(SlotSet("requested_slot", "proof"))
             return False
         if len(own) == 1:
             self.set(current_order=own[0], order_number=own[0])
@@ -334,7 +350,7 @@ class ActionCarryOutRequest(Action):
         try:
             order = after_sales().snapshot(number)
             if slots.confirmed is False:
-                reply.say("cancel_kept" if kind == "cancel" else "address_kept", order_number=order.number)
+                reply.say("cancel_kept", order_number=order.number)
                 return reply.events + events
             result = after_sales().handle(number, build_request(kind, slots, order, after_sales().policy),
                                           conversation_of(tracker))

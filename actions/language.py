@@ -13,6 +13,8 @@ from bot.language import Detection, conversation_language, language_hint
 from bot.models import utcnow
 
 TOKEN_KEY = "customer_token"  # in the message metadata or the widget's customData
+# Answers written in the destination's language, whatever the shopper's.
+DATA_SLOTS = ("addr_line1", "addr_city", "addr_postcode", "addr_region")
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -27,6 +29,8 @@ class ValidateSlotMappings(ValidationAction):
         detection = Detection(language=parsed.get("language"), confidence=parsed.get("language_confidence") or 0.0,
                               reliable=bool(parsed.get("language_reliable")), method="nlu")
         current = tracker.get_slot("language")
+        if current and (tracker.active_loop or {}).get("name") and tracker.get_slot("requested_slot") in DATA_SLOTS:
+            return {}  # "上海" or "Kastanienallee 7" is an address, not a change of language
         language = conversation_language(current, detection, language_hint(parsed.get("metadata")))
         return {"language": language} if language != current else {}
 

@@ -107,6 +107,8 @@ def build_request(kind: str, slots: Slots, order: OrderSnapshot, policy: Policy)
         return Cancel(reason=slots.cancel_reason or "not_given")
     if kind == "change_address":
         current = order.shipping_address
+        if slots.addr_line1 is None:  # nothing asked (too late, or too valuable): decide on the order as it is
+            return ChangeAddress(current)
         return ChangeAddress(Address(name=current.name, line1=slots.addr_line1 or "", city=slots.addr_city or "",
                                      country=order.destination_country, postcode=slots.addr_postcode,
                                      region=slots.addr_region, phone=current.phone))

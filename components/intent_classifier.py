@@ -11,6 +11,7 @@ one-character words Chinese and Japanese are full of.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Text, Type
 
 import numpy as np
@@ -28,6 +29,18 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack
 
 logger = logging.getLogger(__name__)
+
+# The data shoppers type says nothing about what they want: "track my order SH-10005" is "track my
+# order <number>", not a message that looks like an order number. Masked before the n-grams.
+_DATA = [(re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"), " @mail "),
+         (re.compile(r"(?<![a-z0-9])(?:[a-z]{1,4}[- ]?)?\d{4,}[a-z0-9-]*|#\d+"), " #ref "),
+         (re.compile(r"\d+"), "0")]
+
+
+def mask_data(text: str) -> str:
+    for pattern, placeholder in _DATA:
+        text = pattern.sub(placeholder, text)
+    return text
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -54,8 +67,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def _texts(messages: List[Message]) -> tuple[List[str], List[str]]:
-        chars = [m.get(TEXT).lower() for m in messages]
-        words = [" ".join(t.text.lower() for t in m.get(TOKENS_NAMES[TEXT]) or []) for m in messages]
+        chars = [mask_data(m.get(TEXT).lower()) for m in messages]
+        words = [mask_data(" ".join(t.text.lower() for t in m.get(TOKENS_NAMES[TEXT]) or [])) for m in messages]
         return chars, words
 
     def _matrix(self, messages: List[Message]) -> csr_matrix:

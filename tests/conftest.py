@@ -32,8 +32,12 @@ def trained_models(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_model(trained_models):
-    return trained_models / f"{model_name()}.tar.gz"
+def trained_model(request):
+    """The model of the current inputs. TEST_MODEL=path reuses a model while working on tests that do
+    not change its inputs (never set in CI: the suite trains its own)."""
+    if os.environ.get("TEST_MODEL"):
+        return os.environ["TEST_MODEL"]
+    return request.getfixturevalue("trained_models") / f"{model_name()}.tar.gz"
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,7 @@ class RasaStack:
         self.env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false",
                     "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
                     "TRANSLATION_BACKEND": "none", **(env or {})}
-        self.processes: list[subprocess.Popen] = []
+        self.processes: dict[str, subprocess.Popen] = {}
 
     @property
     def url(self) -> str:
@@ -61,35 +61,47 @@ class RasaStack:
 
     def start(self, timeout: float = 300) -> "RasaStack":
         self.workdir.mkdir(parents=True, exist_ok=True)
-        commands = {
-            "actions": [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                        "--port", str(self.action_port)],
-            "rasa": [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
-                     "--auth-token", self.token, "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
-        }
-        for name, command in commands.items():
-            log = open(self.workdir / f"{name}.log", "w")
-            self.processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
-                                                   stderr=subprocess.STDOUT, start_new_session=True))
+        self._spawn("actions")
+        self._spawn("rasa", [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
+                             "--auth-token", self.token, "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+                             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"])
+        self._wait([f"http://127.0.0.1:{self.action_port}/health", f"{self.url}/status?token={self.token}"], timeout)
+        return self
+
+    def restart_actions(self, env: dict[str, str], timeout: float = 120) -> None:
+        """A new action server on the same port (e.g. on a fresh shop database); Rasa stays up."""
+        old = self.processes.pop("actions")
+        old.terminate()
+        old.wait(30)
+        self.env.update(env)
+        self._spawn("actions")
+        self._wait([f"http://127.0.0.1:{self.action_port}/health"], timeout)
+
+    def _spawn(self, name: str, command: list[str] | None = None) -> None:
+        command = command or [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+                              "--port", str(self.action_port)]
+        log = open(self.workdir / f"{name}.log", "a")
+        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait(self, urls: list[str], timeout: float) -> None:
         deadline = time.time() + timeout
-        for url in (f"http://127.0.0.1:{self.action_port}/health", f"{self.url}/status?token={self.token}"):
+        for url in urls:
             while True:
                 try:
                     urllib.request.urlopen(url, timeout=2).read()
                     break
                 except (urllib.error.URLError, ConnectionError, OSError):
-                    if any(p.poll() is not None for p in self.processes) or time.time() > deadline:
+                    if any(p.poll() is not None for p in self.processes.values()) or time.time() > deadline:
                         self.stop()
                         raise RuntimeError(f"servers did not start; see logs in {self.workdir}")
-                    time.sleep(1)
-        return self
+                    time.sleep(0.5)
 
     def stop(self) -> None:
-        for process in self.processes:
+        for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
-        for process in self.processes:
+        for process in self.processes.values():
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:
@@ -99,8 +111,12 @@ class RasaStack:
     # -- talking to it ------------------------------------------------------------------------------
 
     def send(self, sender: str, text: str, metadata: dict | None = None) -> list[str]:
+        return [m.get("text", "") for m in self.send_full(sender, text, metadata)]
+
+    def send_full(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+        """The REST channel's whole answer: texts and their buttons."""
         payload = {"sender": sender, "message": text, **({"metadata": metadata} if metadata else {})}
-        return [m.get("text", "") for m in http_json(f"{self.url}/webhooks/rest/webhook", payload)]
+        return http_json(f"{self.url}/webhooks/rest/webhook", payload)
 
     def parse(self, text: str) -> dict:
         return http_json(f"{self.url}/model/parse?token={self.token}", {"text": text})
