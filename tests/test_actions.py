@@ -39,3 +39,97 @@ async def test_no_language_yet_means_english():
     dispatcher = CollectingDispatcher()
     await ActionGreet().run(dispatcher, tracker(None), {})
     assert [m["text"] for m in dispatcher.messages] == [render("greet", "en")]
+
+
+# ---- the flow actions, on a real demo shop ------------------------------------------------------
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    """A demo shop the actions' services point at (DATABASE_URL), fresh for each test."""
+    from actions.common import after_sales, verifier
+    from bot.db import Database
+    from bot.demo import load_demo
+    from bot.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    upgrade(url)
+    load_demo(Database(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    after_sales.cache_clear(), verifier.cache_clear()
+    yield after_sales()
+    after_sales().db.dispose()
+    after_sales.cache_clear(), verifier.cache_clear()
+
+
+def form_tracker(slots: dict, text: str, intent: str, entities=(), confidence: float = 0.9) -> Tracker:
+    """The tracker validate_request_form gets right after a shopper's message."""
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": list(entities)}
+    events = [{"event": "user", "text": text, "parse_data": message}, {"event": "action", "name": "request_form"}]
+    return Tracker(sender_id="conv-1", slots={"language": "en", **slots}, latest_message=message, events=events,
+                   paused=False, followup_action=None, active_loop={"name": "request_form"},
+                   latest_action_name="request_form")
+
+
+def slot_events(events) -> dict:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def test_the_form_verifies_then_asks_what_the_policy_needs(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "cancel", "requested_slot": "proof", "order_number": "SH-10003"},
+                           "lucia.fernandez@example.com", "inform",
+                           [{"entity": "email", "value": "lucia.fernandez@example.com"}])
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert events["current_order"] == "SH-10003" and events["verified_orders"] == ["SH-10003"]
+    assert events["requested_slot"] == "cancel_reason" and events["proof"] is None
+    assert dispatcher.messages[-1]["text"] == render("ask_cancel_reason", "en")
+    assert len(dispatcher.messages[-1]["buttons"]) == 4
+
+
+async def test_a_shipped_order_is_not_asked_to_confirm_a_cancellation(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "cancel", "requested_slot": "cancel_reason", "current_order": "SH-10004"},
+                           "it takes too long", "cancel_order", confidence=0.7)
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert events == {"cancel_reason": "it takes too long", "requested_slot": None}  # in their own words; done
+
+
+async def test_a_greeting_mid_form_is_left_to_the_rules(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "track", "requested_slot": "proof", "order_number": "SH-10003"}, "hello", "greet")
+    assert await ValidateRequestForm().run(dispatcher, tracker, {}) == []
+    assert dispatcher.messages == []
+
+
+async def test_a_wrong_proof_gets_the_neutral_answer_and_no_data(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "track", "requested_slot": "proof", "order_number": "SH-10003"},
+                           "someone@example.com", "inform", [{"entity": "email", "value": "someone@example.com"}])
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert "current_order" not in events and events["requested_slot"] == "proof"
+    assert [m["text"] for m in dispatcher.messages] == [render("verification_failed", "en")]
+
+
+async def test_carrying_out_a_cancellation_changes_the_shop(shop):
+    from sqlalchemy import select
+
+    from actions.flows import ActionCarryOutRequest
+    from bot.models import Order
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "cancel", "current_order": "SH-10003", "cancel_reason": "found_cheaper",
+                            "confirmed": True}, "yes", "affirm")
+    events = slot_events(await ActionCarryOutRequest().run(dispatcher, tracker, {}))
+    with shop.db.transaction() as session:
+        order = session.execute(select(Order).where(Order.number == "SH-10003")).scalar_one()
+        assert order.status.value == "cancelled" and order.cancel_reason == "found_cheaper"
+    assert events["request"] is None and events["case_number"].startswith("CS-")
+    assert dispatcher.messages[0]["text"].startswith("Done: order SH-10003 is cancelled.")
