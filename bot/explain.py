@@ -8,7 +8,7 @@ shopper can do next (`Decision.offers`) becomes buttons. Pure: no database, no R
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Text, Type
+from typing import Any, Dict, List, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent

@@ -29,6 +29,20 @@ def model_name() -> str:
     return f"shop-{fingerprint}"
 
 
+def demo_shop(directory: Path, now=None) -> str:
+    """A migrated SQLite database in `directory` holding the demo shop; returns its URL."""
+    from bot.db import Database
+    from bot.demo import load_demo
+    from bot.migrate import upgrade
+
+    url = f"sqlite:///{directory / 'shop.db'}"
+    upgrade(url)
+    db = Database(url)
+    load_demo(db, now=now)
+    db.dispose()
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -47,14 +47,9 @@ async def test_no_language_yet_means_english():
 def shop(tmp_path, monkeypatch):
     """A demo shop the actions' services point at (DATABASE_URL), fresh for each test."""
     from actions.common import after_sales, verifier
-    from bot.db import Database
-    from bot.demo import load_demo
-    from bot.migrate import upgrade
+    from tests.servers import demo_shop
 
-    url = f"sqlite:///{tmp_path / 'shop.db'}"
-    upgrade(url)
-    load_demo(Database(url))
-    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATABASE_URL", demo_shop(tmp_path))
     after_sales.cache_clear(), verifier.cache_clear()
     yield after_sales()
     after_sales().db.dispose()

@@ -6,13 +6,12 @@ import pytest
 
 from bot.address import Address
 from bot.db import Database
-from bot.demo import load_demo
 from bot.engine import Cancel, ChangeAddress, Complaint, Customs, Handoff, RefundStatus, ReturnItems, Track
 from bot.explain import Explainer
 from bot.i18n import Money, format_value
 from bot.language import SUPPORTED
-from bot.migrate import upgrade
 from bot.service import AfterSales, Conversation
+from tests.servers import demo_shop
 
 # (order, request) -> the rule it must reach on the demo shop: one case per message the bot can explain.
 REQUESTS = [
@@ -72,11 +71,7 @@ def request_for(service: AfterSales, number: str | None, request):
 def decided(tmp_path, policy, now):
     """Each request decided and carried out on its own fresh demo shop (SQLite: explaining does not
     depend on the database, which tests/test_service.py covers on both)."""
-    url = f"sqlite:///{tmp_path / 'shop.db'}"
-    upgrade(url)
-    db = Database(url)
-    load_demo(db, now=now)
-    service = AfterSales(db, policy, clock=lambda: now)
+    service = AfterSales(Database(demo_shop(tmp_path, now)), policy, clock=lambda: now)
 
     def run(number, request):
         order = service.snapshot(number) if number else None

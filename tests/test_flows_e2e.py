@@ -7,20 +7,17 @@ Every flow runs in en, es, de, zh and ar; verify + track + cancel runs in all 14
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.db import Database
-from bot.demo import load_demo
 from bot.i18n import catalog
 from bot.identity import sign_customer_token
 from bot.language import SUPPORTED
-from bot.migrate import upgrade
 from bot.models import Case, CaseStatus, Order, Refund, Return, Shipment, utcnow
-from tests.servers import RasaStack
+from tests.servers import RasaStack, demo_shop
 
 FULL = ("en", "es", "de", "zh", "ar")
 TOKEN_SECRET = "test-storefront-secret"
@@ -101,25 +98,16 @@ class Shopper:
 @pytest.fixture(scope="module")
 def stack(trained_model, tmp_path_factory):
     servers = RasaStack(trained_model, tmp_path_factory.mktemp("flows"), {"CUSTOMER_TOKEN_SECRET": TOKEN_SECRET})
-    servers.env["DATABASE_URL"] = fresh_shop(tmp_path_factory.mktemp("shop-start"))
+    servers.env["DATABASE_URL"] = demo_shop(tmp_path_factory.mktemp("shop-start"))
     servers.start()
     yield servers
     servers.stop()
 
 
-def fresh_shop(directory) -> str:
-    url = f"sqlite:///{directory / 'shop.db'}"
-    upgrade(url)
-    db = Database(url)
-    load_demo(db)
-    db.dispose()
-    return url
-
-
 @pytest.fixture(scope="module", params=SUPPORTED)
 def shop(request, stack, tmp_path_factory):
     """A fresh demo shop behind the action server, one per language (tests are grouped by it)."""
-    url = fresh_shop(tmp_path_factory.mktemp(f"shop-{request.param}"))
+    url = demo_shop(tmp_path_factory.mktemp(f"shop-{request.param}"))
     stack.restart_actions({"DATABASE_URL": url})
     db = Database(url)
     yield request.param, db

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.db import Database
-from bot.demo import load_demo
 from bot.i18n import catalog, render
-from bot.migrate import upgrade
-from tests.servers import RasaStack
+from tests.servers import RasaStack, demo_shop
 from tests.standins.libretranslate import LibreTranslateStandIn
 
 GREETINGS = {"en": "hi there", "es": "hola, buenas", "fr": "bonjour", "de": "hallo zusammen", "it": "ciao a tutti",
@@ -33,12 +30,7 @@ SENTENCES = {"en": "where is my parcel, it should have arrived by now",
 
 @pytest.fixture(scope="module")
 def shop_url(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.db'}"
-    upgrade(url)
-    db = Database(url)
-    load_demo(db)
-    db.dispose()
-    return url
+    return demo_shop(tmp_path_factory.mktemp("shop"))
 
 
 @pytest.fixture(scope="module")
