@@ -20,7 +20,7 @@ from bot.address import ADDRESS_FORMATS, Address, normalise_postcode, postcode_i
 from bot.engine import OrderSnapshot
 from bot.explain import Button, Explainer
 from bot.flows import (CANCEL_REASONS, FLOW_SLOTS, FREE_TEXT_SLOTS, REQUEST_OF_INTENT, Slots, build_request,
-                       choose, choose_items, claimable_items, looks_like_postcode, questions, resolutions,
+                       choose, choose_items, closest, claimable_items, looks_like_postcode, questions, resolutions,
                        return_reasons)
 from bot.i18n import Country, Money
 from bot.identity import orders_of
@@ -34,6 +34,7 @@ SURE, SURE_FOR_FREE_TEXT = 0.6, 0.85
 RULE_INTENTS = ("greet", "thank", "out_of_scope", "human_handoff", "complaint")
 YES_NO = {"affirm": True, "deny": False}
 _REJECT = object()
+closest("warm up", {"a": "a", "b": "b"})  # the encoder's first call is slow: pay it at start-up
 
 
 def reset_request(kind: str | None) -> list[dict[str, Any]]:
@@ -138,6 +139,10 @@ class FormTurn:
             if _entity(self.tracker, "email"):
                 self.set(proof=_entity(self.tracker, "email"))
             corrected = True
+        picked = None if corrected else self.picked(slot)
+        if picked is not None:  # a button, a number or a choice's words: that is the answer ("refund please")
+            self.set(**{slot: picked})
+            return None
         new_kind = REQUEST_OF_INTENT.get(self.intent)
         if new_kind and new_kind != self.kind and self.sure(REQUEST_OF_INTENT, slot):
             self.set(request=new_kind, **{s: None for s in FLOW_SLOTS})  # they want something else now
@@ -174,10 +179,26 @@ class FormTurn:
             self.reply.say("request_stopped")
             self.set(request=None)
 
-    def parse(self, slot: str) -> Any:
+    def picked(self, slot: str, by_meaning: bool = False) -> Any:
+        """The choice the message makes among the ones offered (`by_meaning`: also in other words)."""
         text, choice = self.text[:200], _entity(self.tracker, "choice")
-        if slot == "order_number":
-            return None  # an order number is an entity, read above
+        if slot == "items":
+            items = claimable_items(self.order())
+            if choice == "all":
+                return [i.id for i in items]
+            if choice and choice.startswith("item:") and choice[5:].isdigit():
+                return [int(choice[5:])] if int(choice[5:]) in {i.id for i in items} else None
+            chosen = choose_items(text, items, language_of(self.tracker), self.reply.text("choice.all_items"))
+            return list(chosen) if chosen else None
+        options = {"cancel_reason": CANCEL_REASONS, "resolution": resolutions(self.kind),
+                   "return_reason": return_reasons(after_sales().policy, self.kind == "item_problem")}.get(slot)
+        if options is None:
+            return None
+        return choice if choice in options else choose(text, self.labels(slot, options), by_meaning)
+
+    def parse(self, slot: str) -> Any:
+        """The answer in the shopper's own words, or None when it is not one."""
+        text = self.text[:200]
         if slot == "proof":
             email = _entity(self.tracker, "email")
             return email or (text if looks_like_postcode(text) else None)
@@ -190,28 +211,19 @@ class FormTurn:
             self.reply.say("invalid_postcode", postcode=text, country=Country(country),
                            example=ADDRESS_FORMATS[country].postcode_example if country in ADDRESS_FORMATS else "")
             return None
+        if slot in ("return_reason", "resolution", "cancel_reason"):
+            meant = self.picked(slot, by_meaning=True)
+            if meant is not None:
+                return meant
         if slot == "cancel_reason":
-            return choice if choice in CANCEL_REASONS else choose(text, self.labels("cancel_reason", CANCEL_REASONS)) or text or None
-        if slot == "items":
-            items = claimable_items(self.order())
-            if choice == "all":
-                return [i.id for i in items]
-            if choice and choice.startswith("item:"):
-                return [int(choice[5:])] if int(choice[5:]) in {i.id for i in items} else None
-            chosen = choose_items(text, items, language_of(self.tracker), self.reply.text("choice.all_items"))
-            return list(chosen) if chosen else None
-        if slot == "return_reason":
-            reasons = return_reasons(after_sales().policy, self.kind == "item_problem")
-            picked = choice if choice in reasons else choose(text, self.labels("return_reason", reasons))
-            # In their own words: a fault "not as described", else a change of mind (the words go on the case).
-            return picked or ("not_as_described" if self.kind == "item_problem" else "changed_mind")
-        if slot == "resolution":
-            options = resolutions(self.kind)
-            return choice if choice in options else choose(text, self.labels("resolution", options))
-        return None
+            return text or None  # in their own words, recorded as written
+        if slot == "return_reason" and self.kind == "item_problem":
+            # A fault in their own words: the shop pays and decides alike for every fault reason.
+            return "not_as_described"
+        return None  # order_number (an entity, read above), items, resolution: ask again
 
-    def labels(self, prefix: str, codes) -> dict[str, str]:
-        return {code: self.reply.text(f"{prefix}.{code}") for code in codes}
+    def labels(self, slot: str, codes) -> dict[str, str]:
+        return {code: self.reply.text(f"{slot}.{code}") for code in codes}
 
     # -- who is asking, and about which order ----------------------------------------------------------
 
