@@ -33,6 +33,7 @@ SURE, SURE_FOR_FREE_TEXT = 0.6, 0.85
 # Intents the rules answer in the middle of a form (data/rules.yml), after which the form asks again.
 RULE_INTENTS = ("greet", "thank", "out_of_scope", "human_handoff", "complaint")
 YES_NO = {"affirm": True, "deny": False}
+ORDERS_OFFERED = 5  # a verified customer's latest orders, as buttons
 _REJECT = object()
 closest("warm up", {"a": "a", "b": "b"})  # the encoder's first call is slow: pay it at start-up
 
@@ -199,6 +200,10 @@ class FormTurn:
     def parse(self, slot: str) -> Any:
         """The answer in the shopper's own words, or None when it is not one."""
         text = self.text[:200]
+        if slot == "order_number":  # typed rather than pressed: "2" for the second order offered
+            email = self.values.get("customer_email")
+            own = orders_of(after_sales().db, email)[:ORDERS_OFFERED] if email else []
+            return own[int(text) - 1] if text.isdigit() and 1 <= int(text) <= len(own) else None
         if slot == "proof":
             email = _entity(self.tracker, "email")
             return email or (text if looks_like_postcode(text) else None)
@@ -220,7 +225,7 @@ class FormTurn:
         if slot == "return_reason" and self.kind == "item_problem":
             # A fault in their own words: the shop pays and decides alike for every fault reason.
             return "not_as_described"
-        return None  # order_number (an entity, read above), items, resolution: ask again
+        return None  # items, resolution: ask again
 
     def labels(self, slot: str, codes) -> dict[str, str]:
         return {code: self.reply.text(f"{slot}.{code}") for code in codes}
@@ -300,7 +305,7 @@ class FormTurn:
         say, kind = self.reply.say, self.kind
         if slot == "order_number":
             if own_orders:
-                buttons = [Button(self.order_choice(n), n) for n in own_orders[:5]]
+                buttons = [Button(self.order_choice(n), n) for n in own_orders[:ORDERS_OFFERED]]
                 say("ask_order_pick", buttons)
             else:
                 say("ask_order_number")

@@ -128,3 +128,15 @@ async def test_carrying_out_a_cancellation_changes_the_shop(shop):
         assert order.status.value == "cancelled" and order.cancel_reason == "found_cheaper"
     assert events["request"] is None and events["case_number"].startswith("CS-")
     assert dispatcher.messages[0]["text"].startswith("Done: order SH-10003 is cancelled.")
+
+
+async def test_a_verified_customer_picks_an_order_by_its_place_in_the_list(shop):
+    from actions.flows import ValidateRequestForm
+    from bot.identity import orders_of
+
+    second = orders_of(shop.db, "camille.dubois@example.com")[1]
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "track", "requested_slot": "order_number",
+                            "customer_email": "camille.dubois@example.com"}, "2", "inform")
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert events["current_order"] == second and events["requested_slot"] is None

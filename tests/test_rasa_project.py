@@ -61,6 +61,13 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
         assert denied.value.code == 401
         tracker = http_json(f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker?token=test-token")
         assert tracker["latest_message"]["intent"]["name"] == "greet"
+
+        # The terminal chat the run command advertises: buttons are numbered, a number presses one.
+        chat = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "python"), "scripts/chat.py", "--port",
+                               str(rasa_port)], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                              input="I want to cancel my order SH-10003\nlucia.fernandez@example.com\n2\n")
+        assert f"[2] {render('cancel_reason.found_cheaper', 'en')}" in chat.stdout, chat.stdout
+        assert "bot> Just to confirm: shall I cancel order SH-10003" in chat.stdout, chat.stdout
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the script
         run.wait(60)
