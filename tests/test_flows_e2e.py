@@ -20,6 +20,8 @@ from bot.models import Case, CaseStatus, Order, Refund, Return, Shipment, utcnow
 from tests.servers import RasaStack, demo_shop
 
 FULL = ("en", "es", "de", "zh", "ar")
+in_five_languages = pytest.mark.parametrize("shop", FULL, indirect=True)
+in_every_language = pytest.mark.parametrize("shop", FULL + tuple(sorted(set(SUPPORTED) - set(FULL))), indirect=True)
 TOKEN_SECRET = "test-storefront-secret"
 
 # What shoppers write, the way they write it.
@@ -104,21 +106,16 @@ def stack(trained_model, tmp_path_factory):
     servers.stop()
 
 
-@pytest.fixture(scope="module", params=SUPPORTED)
+@pytest.fixture(scope="module")
 def shop(request, stack, tmp_path_factory):
-    """A fresh demo shop behind the action server, one per language (tests are grouped by it)."""
+    """A fresh demo shop behind the action server, one per language: the tests of a language run
+    together, on their own shop (the five full languages first, in the same order everywhere, so
+    pytest groups them)."""
     url = demo_shop(tmp_path_factory.mktemp(f"shop-{request.param}"))
     stack.restart_actions({"DATABASE_URL": url})
     db = Database(url)
     yield request.param, db
     db.dispose()
-
-
-def full(shop):
-    language, db = shop
-    if language not in FULL:
-        pytest.skip("every flow runs in en, es, de, zh and ar; the smoke path in all 14")
-    return language, db
 
 
 def row(db, model, *where):
@@ -146,6 +143,7 @@ def verify(shopper: Shopper, number: str, proof: str) -> None:
 
 # ---- the smoke path, every language ---------------------------------------------------------------
 
+@in_every_language
 def test_verify_track_and_cancel_in_every_language(stack, shop):
     language, db = shop
     track, cancel, yes = SMOKE[language]
@@ -167,8 +165,9 @@ def test_verify_track_and_cancel_in_every_language(stack, shop):
 
 # ---- every flow in five languages -----------------------------------------------------------------
 
+@in_five_languages
 def test_track_an_order_in_transit(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["track"], "ask_order_number")
     verify(shopper, "SH-10018", "liam.tremblay@example.com")
@@ -178,8 +177,9 @@ def test_track_an_order_in_transit(stack, shop):
     assert pattern("latest_scans", language).match(shopper.last[1]["text"])
 
 
+@in_five_languages
 def test_a_late_parcel_opens_a_delay_case_and_a_silent_one_an_investigation(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     late = Shopper(stack, language)
     late.says(f"{SAY[language]['track']} SH-10008", "ask_proof")
     late.says("giulia.romano@example.com", "decision.track.delayed")
@@ -192,8 +192,9 @@ def test_a_late_parcel_opens_a_delay_case_and_a_silent_one_an_investigation(stac
     assert case.priority.value == "high" and case.number in lost.text()
 
 
+@in_five_languages
 def test_cancel_before_shipment_refunds(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['cancel']} SH-10053", "ask_proof")
     shopper.says("150-0041", "ask_cancel_reason")
@@ -206,8 +207,9 @@ def test_cancel_before_shipment_refunds(stack, shop):
     assert refund.amount == cancelled.total
 
 
+@in_five_languages
 def test_cancel_declined_keeps_the_order(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['cancel']} SH-10014", "ask_proof")
     shopper.says("wang.fang@example.com", "ask_cancel_reason")
@@ -217,8 +219,9 @@ def test_cancel_declined_keeps_the_order(stack, shop):
     assert not row(db, Refund, Refund.order_id == order(db, "SH-10014").id)
 
 
+@in_five_languages
 def test_a_shipped_order_cannot_be_cancelled(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['cancel']} SH-10004", "ask_proof")
     shopper.says("camille.dubois@example.com", "ask_cancel_reason")
@@ -228,8 +231,9 @@ def test_a_shipped_order_cannot_be_cancelled(stack, shop):
     assert case.reason == "delivery_too_slow" and case.rule_id == "cancel.after_shipment"
 
 
+@in_five_languages
 def test_change_the_address_before_shipment(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["address"], "ask_order_number")
     shopper.says("SH-10014", "ask_proof")
@@ -246,8 +250,9 @@ def test_change_the_address_before_shipment(stack, shop):
         SAY[language]["street"], SAY[language]["city"], "200031")
 
 
+@in_five_languages
 def test_a_wrong_address_read_back_is_taken_again(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['address']} SH-10004", "ask_proof")
     shopper.says("75009", "ask_addr_line1")
@@ -265,8 +270,9 @@ def test_a_wrong_address_read_back_is_taken_again(stack, shop):
     assert cases(db, "SH-10004", "address_change")[0].status == CaseStatus.OPEN  # the reship is still to do
 
 
+@in_five_languages
 def test_a_valuable_shipped_parcel_is_not_rerouted_and_a_person_is_offered(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['address']} SH-10005", "ask_proof")
     shopper.says("oliver.bennett@example.com", "decision.address.shipped_high_value")
@@ -278,8 +284,9 @@ def test_a_valuable_shipped_parcel_is_not_rerouted_and_a_person_is_offered(stack
     assert "SH-10005" in case.summary  # what the agent reads first
 
 
+@in_five_languages
 def test_return_one_item_of_several(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["return"], "ask_order_number")
     shopper.says("SH-10001", "ask_proof")
@@ -292,8 +299,9 @@ def test_return_one_item_of_several(stack, shop):
     assert rma.rma_number in shopper.text() and [i.order_item_id for i in rma.items] == [order(db, "SH-10001").items[0].id]
 
 
+@in_five_languages
 def test_an_item_that_arrived_broken_is_refunded_without_return(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['problem']} SH-10012", "ask_proof")
     shopper.says("ahmed.alharbi@example.com", "ask_items_problem")
@@ -305,8 +313,9 @@ def test_an_item_that_arrived_broken_is_refunded_without_return(stack, shop):
     assert cases(db, "SH-10012", "item_problem")[0].reason == "damaged"
 
 
+@in_five_languages
 def test_an_overdue_refund_is_escalated(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["refund"], "ask_order_number")
     verify(shopper, "SH-10009", "sanne.devries@example.com")
@@ -315,8 +324,9 @@ def test_an_overdue_refund_is_escalated(stack, shop):
     assert case.status == CaseStatus.ESCALATED and case.priority.value == "high" and case.sla_due_at
 
 
+@in_five_languages
 def test_customs_for_a_held_parcel(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(f"{SAY[language]['customs']} SH-10006", "ask_proof")
     shopper.says("8001", "decision.customs.held", "duties.DDU")
@@ -324,16 +334,18 @@ def test_customs_for_a_held_parcel(stack, shop):
     assert case.number in shopper.text()
 
 
+@in_five_languages
 def test_a_complaint_goes_to_a_person(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["complaint"], "decision.complaint.escalate")
     case, = row(db, Case, Case.conversation_id == shopper.sender)
     assert (case.type.value, case.status, case.language) == ("complaint", CaseStatus.ESCALATED, language)
 
 
+@in_five_languages
 def test_asking_for_a_person(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["handoff"], "handoff_created")
     case, = row(db, Case, Case.conversation_id == shopper.sender)
@@ -342,8 +354,9 @@ def test_asking_for_a_person(stack, shop):
 
 # ---- conversations are not scripts ------------------------------------------------------------------
 
+@in_five_languages
 def test_small_talk_and_another_order_in_the_middle_of_a_flow(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["cancel"], "ask_order_number")
     shopper.says("SH-10004", "ask_proof")
@@ -356,10 +369,8 @@ def test_small_talk_and_another_order_in_the_middle_of_a_flow(stack, shop):
     assert order(db, "SH-10004").status.value == "in_transit"
 
 
+@pytest.mark.parametrize("shop", ["en"], indirect=True)  # one switch is enough: English to Spanish
 def test_switching_language_and_request_in_the_middle_of_a_flow(stack, shop):
-    language, db = full(shop)
-    if language != "en":
-        pytest.skip("one switch is enough: English to Spanish")
     shopper = Shopper(stack, "en")
     shopper.says(SAY["en"]["cancel"], "ask_order_number")
     shopper.language = "es"
@@ -368,8 +379,9 @@ def test_switching_language_and_request_in_the_middle_of_a_flow(stack, shop):
     assert shopper.slots["language"] == "es"
 
 
+@in_five_languages
 def test_no_stops_a_flow(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     shopper.says(SAY[language]["return"], "ask_order_number")
     shopper.says(SAY[language]["no"], "request_stopped")
@@ -379,8 +391,9 @@ def test_no_stops_a_flow(stack, shop):
 
 # ---- identity before data -----------------------------------------------------------------------------
 
+@in_five_languages
 def test_wrong_details_reveal_nothing_and_lock_after_five_tries(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     shopper = Shopper(stack, language)
     secret = order(db, "SH-10005")
     shopper.says(f"{SAY[language]['track']} SH-10005", "ask_proof")
@@ -405,8 +418,9 @@ def assert_reveals_nothing(text: str, secret: Order) -> None:
         assert detail not in text, detail
 
 
+@in_five_languages
 def test_a_signed_storefront_token_skips_the_check_for_the_customers_own_orders(stack, shop):
-    language, db = full(shop)
+    language, db = shop
     token = sign_customer_token("camille.dubois@example.com", TOKEN_SECRET, utcnow())
     shopper = Shopper(stack, language, {"customData": {"customer_token": token}})
     shopper.says(SAY[language]["track"], "ask_order_pick")  # two orders: pick one
