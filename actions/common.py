@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import Database
-from bot.explain import Button, Message
+from bot.engine import OrderSnapshot, Request
+from bot.explain import Button, Explainer, Message
 from bot.i18n import render
 from bot.identity import Verifier
 from bot.language import DEFAULT_LANGUAGE, is_supported
 from bot.policy import load_policy
-from bot.service import AfterSales, Conversation
+from bot.service import AfterSales, Conversation, OrderNotFound
 from bot.translation import TranslationUnavailable, Translator
 
 
@@ -43,6 +45,21 @@ def conversation_of(tracker: Tracker) -> Conversation:
                         case_number=tracker.get_slot("case_number"), summary=summary_of(tracker))
 
 
+def carry_out(reply: "Reply", tracker: Tracker, number: str | None,
+              request_for: Callable[[OrderSnapshot | None], Request]) -> list[dict[str, Any]]:
+    """Decide the request on the order (if any), carry the decision out, explain it to the shopper;
+    the case it opened or updated goes in the `case_number` slot."""
+    try:
+        order = after_sales().snapshot(number) if number else None
+        result = after_sales().handle(number, request_for(order), conversation_of(tracker))
+    except (SQLAlchemyError, OrderNotFound):
+        reply.say("service_unavailable")
+        return []
+    for message in Explainer(reply.catalog_language, order).explain(result):
+        reply.send(message)
+    return [SlotSet("case_number", result.case_number)] if result.case_number else []
+
+
 def summary_of(tracker: Tracker, messages: int = 6) -> str:
     """What an agent reads first: the request, the order, the latest case, the shopper's last words."""
     said = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")][-messages:]
@@ -66,12 +83,12 @@ class Reply:
         self.catalog_language = self.language if is_supported(self.language) else "en"
         self.events: list[dict[str, Any]] = []
 
-    def text(self, key: str, zone: str | None = None, **params: Any) -> str:
+    def text(self, key: str, **params: Any) -> str:
         """A catalog message in the language replies are written in (before any translation)."""
-        return render(key, self.catalog_language, zone, **params)
+        return render(key, self.catalog_language, **params)
 
-    def say(self, key: str, buttons: Sequence[Button] = (), zone: str | None = None, **params: Any) -> None:
-        self.send(Message(self.text(key, zone, **params), tuple(buttons)))
+    def say(self, key: str, buttons: Sequence[Button] = (), **params: Any) -> None:
+        self.send(Message(self.text(key, **params), tuple(buttons)))
 
     def send(self, message: Message) -> None:
         text = message.text

@@ -15,7 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import Reply, after_sales, conversation_of, language_of, verifier
+from actions.common import Reply, after_sales, carry_out, language_of, verifier
 from bot.address import ADDRESS_FORMATS, Address, normalise_postcode, postcode_is_valid
 from bot.engine import OrderSnapshot
 from bot.explain import Button, Explainer
@@ -364,22 +364,12 @@ class ActionCarryOutRequest(Action):
         if not kind or not number:
             return reply.events + events  # stopped, or verification locked: already said
         slots = Slots.of(tracker.slots)
-        try:
-            order = after_sales().snapshot(number)
-            if slots.confirmed is False:
-                reply.say("cancel_kept", order_number=order.number)
-                return reply.events + events
-            result = after_sales().handle(number, build_request(kind, slots, order, after_sales().policy),
-                                          conversation_of(tracker))
-        except (SQLAlchemyError, OrderNotFound):
-            reply.say("service_unavailable")
+        if slots.confirmed is False:
+            reply.say("cancel_kept", order_number=number)
             return reply.events + events
-        for message in Explainer(reply.catalog_language, order).explain(result):
-            reply.send(message)
-        if result.case_number:
-            events.append(SlotSet("case_number", result.case_number))
+        policy = after_sales().policy
+        events += carry_out(reply, tracker, number, lambda order: build_request(kind, slots, order, policy))
         return reply.events + events
-
 
 def _entity(tracker: Tracker, name: str) -> str | None:
     return next((e.get("value") for e in (tracker.latest_message or {}).get("entities", [])

@@ -5,15 +5,11 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import Reply, after_sales, conversation_of
+from actions.common import Reply, carry_out
 from bot.engine import Complaint, Handoff
-from bot.explain import Explainer
 from bot.flows import LEGAL_THREAT
-from bot.service import OrderNotFound
 
 
 class LocalizedReply(Action, metaclass=ABCMeta):
@@ -69,17 +65,8 @@ class PersonNeeded(Action, metaclass=ABCMeta):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
         reply = Reply(dispatcher, tracker)
-        number = tracker.get_slot("current_order")
-        try:
-            order = after_sales().snapshot(number) if number else None
-            result = after_sales().handle(number, self.request(tracker), conversation_of(tracker))
-        except (SQLAlchemyError, OrderNotFound):
-            reply.say("service_unavailable")
-            return reply.events
-        for message in Explainer(reply.catalog_language, order).explain(result):
-            reply.send(message)
-        return reply.events + [SlotSet("case_number", result.case_number)]
-
+        events = carry_out(reply, tracker, tracker.get_slot("current_order"), lambda _order: self.request(tracker))
+        return reply.events + events
 
 class ActionHandoff(PersonNeeded):
     def name(self) -> str:

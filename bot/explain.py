@@ -174,7 +174,3 @@ class Explainer:
         lines.append(self.say(f"return_next.{facts['resolution']}", rma_number=p["rma_number"],
                               refund_deadline_days=facts["refund_deadline_days"]))
         return [self.sentences(lines)]
-
-
-def explain(result: Result, order: OrderSnapshot | None, language: str) -> list[Message]:
-    return Explainer(language, order).explain(result)
