@@ -3,10 +3,13 @@
   migrate         bring the database (DATABASE_URL) to the latest schema
   demo            migrate, then load the demo shop into an empty database
   policy check    validate the policy file (POLICY_FILE) and print each market's terms
+  agent add USERNAME --name NAME --language LANG [--password-stdin]
+                  create an agent account for the console (asks for the password)
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 from bot import config
@@ -21,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     policy = sub.add_parser("policy", help="policy file tools")
     policy.add_argument("action", choices=["check"])
     policy.add_argument("file", nargs="?", help="default: POLICY_FILE or policy.yml")
+    agent = sub.add_parser("agent", help="agent accounts for the console")
+    agent.add_argument("action", choices=["add"])
+    agent.add_argument("username")
+    agent.add_argument("--name", required=True, help="shown to shoppers, e.g. Maria")
+    agent.add_argument("--language", required=True, help="working language, e.g. en")
+    agent.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     args = parser.parse_args(argv)
 
     if args.command in ("migrate", "demo"):
@@ -38,6 +47,19 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             db.dispose()
+    if args.command == "agent":
+        from bot.db import Database
+        from bot.handoff import Agents
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+        db = Database()
+        try:
+            created = Agents(db).add(args.username, args.name, args.language, password)
+        except ValueError as exc:
+            print(f"agent not created: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            db.dispose()
+        print(f"agent {created.username} created (works in {created.language})")
     if args.command == "policy":
         from bot.policy import PolicyError, load_policy
         try:

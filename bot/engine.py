@@ -140,7 +140,27 @@ class Handoff:
     kind = "handoff"
 
 
-Request = Union[Track, Cancel, ChangeAddress, ReturnItems, RefundStatus, Customs, Complaint, Handoff]
+@dataclass(frozen=True)
+class Override:
+    """An agent's decision on an escalated case, where the policy left it to a person or said no.
+
+    refund: pay `amount` (default: all that is still refundable) as goodwill; return: take the
+    remaining items back at the shop's cost, refund on arrival; reship: intercept the parcel and
+    send it to `address`; approve: the agent agrees with the policy's outcome, nothing more is done.
+    """
+
+    action: str  # refund, return, reship, approve
+    agent: str
+    note: str  # why: recorded on the case
+    overrides_rule: str | None = None  # the rule whose outcome the agent changes
+    amount: Decimal | None = None
+    address: Address | None = None
+    kind = "override"
+
+
+OVERRIDE_ACTIONS = ("refund", "return", "reship", "approve")
+
+Request = Union[Track, Cancel, ChangeAddress, ReturnItems, RefundStatus, Customs, Complaint, Handoff, Override]
 
 
 # ---- what the engine answers --------------------------------------------------------------------
@@ -179,7 +199,7 @@ class Decision:
 
 
 # Requests a shopper can make without naming an order.
-ORDERLESS = (Complaint, Handoff)
+ORDERLESS = (Complaint, Handoff, Override)
 
 
 def decide(order: OrderSnapshot | None, request: Request, now: datetime, policy: Policy) -> Decision:
@@ -219,6 +239,8 @@ class _Context:
         return (self.now.date() - self.order.delivered_at.date()).days
 
     def escalate(self, priority: str, reason: str) -> Action:
+        if self.order and self.value_base >= self.policy.high_value_priority_from and priority in ("low", "normal"):
+            priority = "high"  # much money at stake: a person looks sooner
         return Action("escalate", {"priority": priority, "reason": reason,
                                    "sla_due_at": self.policy.sla_due(self.now, priority)})
 
@@ -440,5 +462,44 @@ def _handoff(ctx: _Context, req: Handoff):
             [ctx.open_case("handoff"), escalate], ["agent"])
 
 
+def _override(ctx: _Context, req: Override):
+    o = ctx.order
+    facts: dict[str, Any] = {"agent": req.agent, "note": req.note, "overrides_rule": req.overrides_rule}
+    if req.action not in OVERRIDE_ACTIONS:
+        raise ValueError(f"unknown override {req.action!r}")
+    if not req.note.strip():
+        return "override.no_reason", D, "no_reason", facts, [], []
+    if req.action == "approve":
+        return "override.approve", A, "approved", facts, [], []
+    if o is None:
+        return "override.no_order", D, "no_order", facts, [], []
+    if req.action == "refund":
+        refundable = min(o.paid, o.total) - o.refunded
+        amount = refundable if req.amount is None else Decimal(req.amount)
+        facts.update(refund_amount=amount, currency=o.currency, refundable=refundable)
+        if amount <= 0 or amount > refundable:
+            return "override.refund_not_possible", D, "refund_not_possible", facts, [], []
+        refund = ctx.refund(amount, "goodwill")
+        facts["refund_due_at"] = refund.params["due_at"]
+        return "override.refund", A, "refund", facts, [refund], []
+    if req.action == "return":
+        left = [(i, i.returnable_quantity) for i in o.items if i.returnable_quantity > 0]
+        if o.status != "delivered" or not left:
+            return "override.return_not_possible", D, "return_not_possible", facts, [], []
+        t = ctx.terms
+        facts.update(resolution="refund", shipping_paid_by="shop", return_methods=t.return_methods,
+                     refund_deadline_days=t.refund_deadline_days)
+        return "override.return", A, "return", facts, [_create_return(left, "agent_override", "refund", "shop",
+                                                                         t.return_methods)], []
+    # reship
+    new = req.address.normalised() if req.address else None
+    if new is None or new.problems() or o.status not in IN_TRANSIT + BEFORE_SHIPMENT:
+        return "override.reship_not_possible", D, "reship_not_possible", facts, [], []
+    facts["new_address"] = new.as_dict()
+    kind = "update_address" if o.status in BEFORE_SHIPMENT else "intercept_and_reship"
+    return "override.reship", A, "reship", facts, [Action(kind, {"address": new})], []
+
+
 _HANDLERS = {Track: _track, Cancel: _cancel, ChangeAddress: _change_address, ReturnItems: _return,
-             RefundStatus: _refund_status, Customs: _customs, Complaint: _complaint, Handoff: _handoff}
+             RefundStatus: _refund_status, Customs: _customs, Complaint: _complaint, Handoff: _handoff,
+             Override: _override}

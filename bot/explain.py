@@ -7,8 +7,9 @@ shopper can do next (`Decision.offers`) becomes buttons. Pure: no database, no R
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from babel import Locale
 from babel.lists import format_list
 
 from bot.address import Address
-from bot.engine import Decision, OrderSnapshot
+from bot.engine import Action, Decision, OrderSnapshot, Outcome
 from bot.i18n import Country, Money, catalog, format_value, render
 from bot.service import Result
 
@@ -143,7 +144,7 @@ class Explainer:
             texts.append(self.duties(d.facts))
         elif d.rule_id.startswith("customs.terms_"):
             texts = [self.sentences([self.duties(d.facts), *texts])]
-        if d.rule_id.startswith("return.") and result.rma_number:
+        if (d.rule_id.startswith("return.") or d.rule_id == "override.return") and result.rma_number:
             texts.extend(self.return_steps(d.facts, p))
         if d.rule_id.startswith("track.") and d.rule_id not in ("track.not_shipped", "track.closed"):
             scans = self.scans()
@@ -174,3 +175,31 @@ class Explainer:
         lines.append(self.say(f"return_next.{facts['resolution']}", rma_number=p["rma_number"],
                               refund_deadline_days=facts["refund_deadline_days"]))
         return [self.sentences(lines)]
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _revive(value: Any) -> Any:
+    """A fact as it was before it was stored as JSON (dates and times come back as such)."""
+    if isinstance(value, str) and _ISO_DATETIME.match(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return date.fromisoformat(value)
+    return value
+
+
+def recorded_result(decision: dict[str, Any], details: dict[str, Any], case_number: str | None) -> Result:
+    """A decision from a case's event trail (and what carrying it out created), to explain it again:
+    for an agent, what the bot told the shopper, in the agent's language."""
+    facts = {k: _revive(v) for k, v in (decision.get("facts") or {}).items()}
+    revived = Decision(request=decision["request"], outcome=Outcome(decision["outcome"]),
+                       rule_id=decision.get("rule_id", ""), reason=decision.get("reason", ""), facts=facts,
+                       actions=tuple(Action(a["kind"], a.get("params", {})) for a in decision.get("actions", [])),
+                       offers=tuple(decision.get("offers", ())))
+    details = {k: _revive(v) for k, v in details.items()}
+    return Result(revived, case_number=case_number, rma_number=details.get("rma_number"), details=details)

@@ -358,6 +358,7 @@ class Case(Base):
     priority = Column(_enum(Priority), nullable=False, default=Priority.NORMAL)
     assignee = Column(String(64))
     sla_due_at = Column(UTCDateTime)
+    escalated_at = Column(UTCDateTime)  # when it last went to the agents' queue: waiting time counts from here
     summary = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -395,6 +396,48 @@ class VerificationAttempt(Base):
     order_key = Column(String(32), nullable=False, index=True)  # as typed, normalised; may not exist
     succeeded = Column(Boolean, nullable=False)
     at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class Agent(Base):
+    """A person who answers escalated conversations in the console (created with `python -m bot agent add`)."""
+
+    __tablename__ = "agents"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)  # stored lower-case
+    name = Column(String(200), nullable=False)  # shown to shoppers ("Maria from our team")
+    language = Column(String(8), nullable=False)  # the working language: transcripts are translated into it
+    password_hash = Column(String(255), nullable=False)  # scrypt, salted (bot/handoff.py)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AgentSession(Base):
+    """A console login; the browser holds the token, the database only its hash."""
+
+    __tablename__ = "agent_sessions"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    agent_id = Column(ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+
+    agent = relationship("Agent")
+
+
+class Translation(Base):
+    """Machine translations already paid for: the same text is never sent to the service twice."""
+
+    __tablename__ = "translations"
+    id = Column(Integer, primary_key=True)
+    text_hash = Column(String(64), nullable=False)  # sha256 of the source text
+    source = Column(String(8), nullable=False)
+    target = Column(String(8), nullable=False)
+    backend = Column(String(16), nullable=False)
+    translated = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ux_translations_lookup", "text_hash", "source", "target", "backend", unique=True),)
 
 
 class AppendOnlyError(RuntimeError):

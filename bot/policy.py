@@ -161,6 +161,7 @@ class Policy:
     markets: dict[str, dict[str, Any]]
     sla_business_hours: dict[str, float]
     business_hours: BusinessHours
+    high_value_priority_from: Decimal  # base currency: escalations about orders worth this much are high priority
 
     def terms_for(self, country: str) -> MarketTerms:
         country = country.upper()
@@ -309,8 +310,11 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
                      "the seller pays return shipping for its own quality faults")
 
     esc = raw["escalation"]
-    if not isinstance(esc, dict) or set(esc) != {"sla_business_hours", "business_hours"}:
-        fail("escalation", "must have exactly sla_business_hours and business_hours")
+    if not isinstance(esc, dict) or set(esc) != {"sla_business_hours", "business_hours", "high_value_priority_from"}:
+        fail("escalation", "must have exactly sla_business_hours, business_hours and high_value_priority_from")
+    high_value = esc["high_value_priority_from"]
+    if isinstance(high_value, bool) or not isinstance(high_value, (int, float)) or high_value <= 0:
+        fail("escalation.high_value_priority_from", "must be a positive amount in the base currency")
     sla = esc["sla_business_hours"]
     if not isinstance(sla, dict) or set(sla) != set(PRIORITIES):
         fail("escalation.sla_business_hours", f"must give hours for each of {', '.join(PRIORITIES)}")
@@ -352,6 +356,7 @@ def parse_policy(raw: Any, source: str = "<policy>") -> Policy:
         sla_business_hours={p: float(h) for p, h in sla.items()},
         business_hours=BusinessHours(tz, frozenset(WEEKDAYS.index(d) for d in bh["days"]),
                                      hours["open"], hours["close"]),
+        high_value_priority_from=Decimal(str(high_value)),
     )
 
 

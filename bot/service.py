@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.address import Address
 from bot.db import Database
-from bot.engine import (Action, Decision, Handoff, ItemSnapshot, OrderSnapshot, RefundSnapshot, Request,
-                        ReturnItems, ScanSnapshot, decide)
+from bot.engine import (Action, Decision, Handoff, ItemSnapshot, OrderSnapshot, Override, RefundSnapshot,
+                        Request, ReturnItems, ScanSnapshot, decide)
 from bot.models import (Case, CaseEvent, CaseStatus, Order, OrderStatus, PaymentStatus, Priority, Product,
                         Refund, Return, ReturnItem, Shipment, utcnow)
 from bot.policy import PRIORITIES, Policy
@@ -30,7 +30,7 @@ from bot.policy import PRIORITIES, Policy
 # Which case a request opens when the engine does not name one.
 _CASE_TYPE = {"cancel": "cancellation", "change_address": "address_change", "return": "return",
               "refund_status": "refund", "customs": "customs", "complaint": "complaint",
-              "handoff": "handoff", "track": "delivery_delay"}
+              "handoff": "handoff", "track": "delivery_delay", "override": "handoff"}
 # Informational answers that change nothing and need no case.
 _INFORMATIONAL = {"track", "refund_status", "customs"}
 
@@ -125,6 +125,12 @@ class AfterSales:
                                              "outcome": decision.outcome, "reason": decision.reason,
                                              "facts": decision.facts, "actions": [a.__dict__ for a in decision.actions],
                                              "offers": decision.offers})))
+        if isinstance(request, Override):
+            session.add(CaseEvent(case=case, at=now, actor=who.actor, kind="override", rule_id=decision.rule_id,
+                                  policy_version=decision.policy_version,
+                                  data=jsonable({"agent": request.agent, "action": request.action,
+                                                 "note": request.note, "overrides_rule": request.overrides_rule,
+                                                 "outcome": decision.outcome})))
         for action in decision.actions:
             done = self._carry_out(session, order, case, action, now)
             if done is not None:
@@ -153,6 +159,11 @@ class AfterSales:
         if isinstance(request, ReturnItems) and request.reason in self.policy.seller_fault_reasons:
             case_type = "item_problem"
         case = None
+        if isinstance(request, Override):
+            # An agent decides on the case they hold; its status is theirs to change when they hand back.
+            case = session.execute(select(Case).where(Case.number == who.case_number)).scalar_one()
+            case.outcome, case.rule_id = decision.outcome.value, decision.rule_id
+            return case
         if isinstance(request, Handoff) and who.case_number and who.id:
             # Asking for a person about a case just decided: escalate that case, with its history.
             case = session.execute(
@@ -230,7 +241,11 @@ class AfterSales:
                 priority, due = current, min(filter(None, (case.sla_due_at, p["sla_due_at"])))
             else:
                 priority, due = p["priority"], p["sla_due_at"]
-            case.status, case.priority, case.sla_due_at = CaseStatus.ESCALATED, priority, due
+            if case.status not in (CaseStatus.ESCALATED, CaseStatus.IN_PROGRESS):
+                case.escalated_at = now  # waiting for a person from now (asking again keeps the place)
+            if case.status != CaseStatus.IN_PROGRESS:
+                case.status = CaseStatus.ESCALATED  # an agent already on it keeps it
+            case.priority, case.sla_due_at = priority, due
             return {"priority": priority, "agent_due_at": due}
         if action.kind == "open_case":
             return None  # the case itself is the effect

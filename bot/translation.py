@@ -5,16 +5,23 @@ The backend is chosen by configuration (TRANSLATION_BACKEND): google (default), 
 deep-translator. Order numbers, tracking numbers, e-mails, phone numbers, amounts and postcodes
 are replaced by placeholders before translation and restored after, so translation cannot
 corrupt them. A service that is down or slow raises TranslationUnavailable after a timeout:
-callers decide what to show instead (nothing ever blocks on it).
+callers decide what to show instead (nothing ever blocks on it). After a failure the service is
+left alone for TRANSLATION_RETRY_SECONDS (default 30), so a console refreshing every few seconds
+does not wait on a dead service each time. Given a database, translations are cached there.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from bot.db import Database
 
 # What translation must leave untouched, most specific first.
 _PROTECTED = re.compile(
@@ -57,13 +64,15 @@ class TranslatorConfig:
     base_url: str | None = None
     api_key: str | None = None
     timeout_seconds: float = 4.0
+    retry_seconds: float = 30.0  # after a failure, how long the service is not asked again
 
     @classmethod
     def from_env(cls) -> "TranslatorConfig":
         return cls(backend=os.environ.get("TRANSLATION_BACKEND", "google").lower(),
                    base_url=os.environ.get("TRANSLATION_BASE_URL") or None,
                    api_key=os.environ.get("TRANSLATION_API_KEY") or None,
-                   timeout_seconds=float(os.environ.get("TRANSLATION_TIMEOUT", "4")))
+                   timeout_seconds=float(os.environ.get("TRANSLATION_TIMEOUT", "4")),
+                   retry_seconds=float(os.environ.get("TRANSLATION_RETRY_SECONDS", "30")))
 
 
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="translate")
@@ -72,8 +81,10 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="translate")
 class Translator:
     """translate(text, source, target) through the configured backend; TranslationUnavailable on failure."""
 
-    def __init__(self, config: TranslatorConfig | None = None):
+    def __init__(self, config: TranslatorConfig | None = None, db: "Database | None" = None):
         self.config = config or TranslatorConfig.from_env()
+        self.db = db
+        self._down_until = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -103,6 +114,20 @@ class Translator:
             return text
         if not self.enabled:
             raise TranslationUnavailable("translation is switched off (TRANSLATION_BACKEND=none)")
+        cached = self._cached(text, source, target)
+        if cached is not None:
+            return cached
+        if time.monotonic() < self._down_until:
+            raise TranslationUnavailable("the service failed moments ago; not asked again yet")
+        try:
+            translated = self._ask(text, source, target)
+        except TranslationUnavailable:
+            self._down_until = time.monotonic() + self.config.retry_seconds
+            raise
+        self._store(text, source, target, translated)
+        return translated
+
+    def _ask(self, text: str, source: str, target: str) -> str:
         masked, kept = mask(text)
         try:
             call = self._backend(source, target)
@@ -116,3 +141,31 @@ class Translator:
         if not isinstance(result, str) or not result.strip():
             raise TranslationUnavailable("the service returned no text")
         return unmask(result, kept)
+
+    # -- the cache ----------------------------------------------------------------------------------
+
+    def _key(self, text: str, source: str, target: str) -> dict:
+        return {"text_hash": hashlib.sha256(text.encode()).hexdigest(), "source": source, "target": target,
+                "backend": self.config.backend}
+
+    def _cached(self, text: str, source: str, target: str) -> str | None:
+        if self.db is None:
+            return None
+        from sqlalchemy import select
+
+        from bot.models import Translation
+        key = self._key(text, source, target)
+        with self.db.transaction() as session:
+            return session.execute(select(Translation.translated).filter_by(**key)).scalar_one_or_none()
+
+    def _store(self, text: str, source: str, target: str, translated: str) -> None:
+        if self.db is None:
+            return
+        from sqlalchemy.exc import IntegrityError
+
+        from bot.models import Translation
+        try:
+            with self.db.transaction() as session:
+                session.add(Translation(**self._key(text, source, target), translated=translated))
+        except IntegrityError:
+            pass  # another process cached the same text at the same moment

@@ -230,7 +230,12 @@ BAD = [
     pytest.param(_delete("escalation.business_hours.close"), "escalation.business_hours",
                  "exactly timezone, days, open and close", id="business_hours_missing_close"),
     pytest.param(_set("escalation.on_call", True), "escalation",
-                 "exactly sla_business_hours and business_hours", id="escalation_unknown_key"),
+                 "exactly sla_business_hours, business_hours and high_value_priority_from",
+                 id="escalation_unknown_key"),
+    pytest.param(_set("escalation.high_value_priority_from", -5), "escalation.high_value_priority_from",
+                 "positive amount", id="high_value_negative"),
+    pytest.param(_delete("escalation.high_value_priority_from"), "escalation",
+                 "high_value_priority_from", id="high_value_missing"),
 ]
 
 
