@@ -5,7 +5,7 @@ from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -55,9 +55,26 @@ def carry_out(reply: "Reply", tracker: Tracker, number: str | None,
     except (SQLAlchemyError, OrderNotFound):
         reply.say("service_unavailable")
         return []
-    for message in Explainer(reply.catalog_language, order).explain(result):
+    # Without an order to say where the shopper is, times are the support team's.
+    explainer = Explainer(reply.catalog_language, order, zone=after_sales().policy.business_hours.timezone.key)
+    for message in explainer.explain(result):
         reply.send(message)
-    return [SlotSet("case_number", result.case_number)] if result.case_number else []
+    events = [SlotSet("case_number", result.case_number)] if result.case_number else []
+    if result.decision.action("escalate"):
+        events += hand_to_people(reply, explainer.zone)
+    return events
+
+
+def hand_to_people(reply: "Reply", zone: str) -> list[dict[str, Any]]:
+    """The bot steps back: it answers nothing until an agent hands the conversation back (the
+    shopper's messages still reach the agent's console live)."""
+    hours = after_sales().policy.business_hours
+    now = after_sales().clock()
+    if hours.is_open(now):
+        reply.say("paused.open")
+    else:
+        reply.say("paused.closed", zone=zone, back_at=hours.next_open(now))
+    return [ConversationPaused()]
 
 
 def summary_of(tracker: Tracker, messages: int = 6) -> str:
@@ -87,8 +104,8 @@ class Reply:
         """A catalog message in the language replies are written in (before any translation)."""
         return render(key, self.catalog_language, **params)
 
-    def say(self, key: str, buttons: Sequence[Button] = (), **params: Any) -> None:
-        self.send(Message(self.text(key, **params), tuple(buttons)))
+    def say(self, key: str, buttons: Sequence[Button] = (), zone: str | None = None, **params: Any) -> None:
+        self.send(Message(render(key, self.catalog_language, zone, **params), tuple(buttons)))
 
     def send(self, message: Message) -> None:
         text = message.text

@@ -44,10 +44,6 @@ class ActionOutOfScope(LocalizedReply):
     key = "out_of_scope"
 
 
-class ActionFallback(LocalizedReply):
-    key = "fallback"
-
-
 class ActionAcknowledge(LocalizedReply):
     key = "acknowledge"
 
@@ -75,6 +71,38 @@ class ActionHandoff(PersonNeeded):
     def request(self, tracker: Tracker) -> Handoff:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
         return Handoff(reason="shopper_asked" if intent == "human_handoff" else intent)
+
+
+class ActionFallback(PersonNeeded):
+    """Asks again; when the bot did not understand twice in a row, a person takes over."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        if not _previous_turn_fell_back(tracker):
+            reply = Reply(dispatcher, tracker)
+            reply.say("fallback")
+            return reply.events
+        Reply(dispatcher, tracker).say("fallback_handoff")
+        return await super().run(dispatcher, tracker, domain)
+
+    def request(self, tracker: Tracker) -> Handoff:
+        return Handoff(reason="repeated_fallback")
+
+
+def _previous_turn_fell_back(tracker: Tracker) -> bool:
+    """Whether the bot's answer to the shopper's previous message was this fallback too."""
+    turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            turns += 1
+            if turns == 2:
+                break
+        elif turns == 1 and event.get("event") == "action" and event.get("name") not in ("action_listen", None):
+            if event["name"] == "action_fallback":
+                return True
+    return False
 
 
 class ActionComplaint(PersonNeeded):

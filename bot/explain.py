@@ -60,10 +60,11 @@ def zone_of(country: str | None) -> str | None:
 class Explainer:
     """Renders one decision in one language (a catalog language: unsupported ones get English)."""
 
-    def __init__(self, language: str, order: OrderSnapshot | None):
+    def __init__(self, language: str, order: OrderSnapshot | None, zone: str | None = None):
+        """Times are shown in the destination's zone, else in `zone` (else UTC)."""
         self.language = language if catalog(language) else "en"
         self.order = order
-        self.zone = zone_of(order.destination_country) if order else None
+        self.zone = (zone_of(order.destination_country) if order else None) or zone
 
     def say(self, key: str, **params: Any) -> str:
         return render(key, self.language, self.zone, **params)
@@ -181,7 +182,7 @@ _ISO_DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
-def _revive(value: Any) -> Any:
+def revive(value: Any) -> Any:
     """A fact as it was before it was stored as JSON (dates and times come back as such)."""
     if isinstance(value, str) and _ISO_DATETIME.match(value):
         try:
@@ -196,10 +197,10 @@ def _revive(value: Any) -> Any:
 def recorded_result(decision: dict[str, Any], details: dict[str, Any], case_number: str | None) -> Result:
     """A decision from a case's event trail (and what carrying it out created), to explain it again:
     for an agent, what the bot told the shopper, in the agent's language."""
-    facts = {k: _revive(v) for k, v in (decision.get("facts") or {}).items()}
+    facts = {k: revive(v) for k, v in (decision.get("facts") or {}).items()}
     revived = Decision(request=decision["request"], outcome=Outcome(decision["outcome"]),
                        rule_id=decision.get("rule_id", ""), reason=decision.get("reason", ""), facts=facts,
                        actions=tuple(Action(a["kind"], a.get("params", {})) for a in decision.get("actions", [])),
                        offers=tuple(decision.get("offers", ())))
-    details = {k: _revive(v) for k, v in details.items()}
+    details = {k: revive(v) for k, v in details.items()}
     return Result(revived, case_number=case_number, rma_number=details.get("rma_number"), details=details)

@@ -240,8 +240,8 @@ class Desk:
                 address = self._requested_address(case)
             who = Conversation(id=case.conversation_id, language=case.language, channel=case.channel,
                                actor=f"agent:{agent.username}", case_number=case.number)
-            request = Override(action=action, agent=agent.username, note=note or "", overrides_rule=case.rule_id,
-                               amount=amount, address=address)
+            request = Override(action=action, agent=agent.username, note=note or "",
+                               overrides_rule=self._policy_rule(case), amount=amount, address=address)
             order_number = order.number if order else None
         return self.after_sales.handle(order_number, request, who)
 
@@ -276,6 +276,15 @@ class Desk:
         now = self.clock()
         case.updated_at = now
         session.add(CaseEvent(case=case, at=now, actor=f"agent:{agent.username}", kind=kind, data=jsonable(data)))
+
+    @staticmethod
+    def _policy_rule(case: Case) -> str | None:
+        """The policy's latest say on the case: the outcome an agent's decision changes (asking for a
+        person afterwards is not a policy outcome)."""
+        for event in reversed(case.events):
+            if event.kind == "decision" and event.rule_id and not event.rule_id.startswith(("handoff.", "override.")):
+                return event.rule_id
+        return case.rule_id
 
     @staticmethod
     def _requested_address(case: Case) -> Address | None:

@@ -18,6 +18,24 @@ find_python310() {
   return 1
 }
 
+# The storefront's chat widget, self-hosted: rasa-webchat 1.0.1 from the npm registry, checked
+# against its published integrity hash (no CDN, nothing else from npm).
+webchat=storefront/vendor/rasa-webchat
+if [ ! -f "$webchat/lib/index.js" ]; then
+  command -v npm >/dev/null || { echo "npm is needed once to fetch the chat widget (Debian: apt-get install npm)" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent rasa-webchat@1.0.1 >/dev/null)
+  python3 - "$tmp/rasa-webchat-1.0.1.tgz" <<'PY'
+import base64, hashlib, sys
+want = "Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGlaR6jsmqWtVylHS+YqIqo0x8w=="
+got = base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode()
+sys.exit(0 if got == want else f"rasa-webchat tarball integrity mismatch: {got}")
+PY
+  mkdir -p "$webchat"
+  tar -xzf "$tmp/rasa-webchat-1.0.1.tgz" -C "$webchat" --strip-components=1 package/lib package/package.json package/LICENSE
+  rm -rf "$tmp"
+fi
+
 stamp=.venv/.requirements.sha256
 wanted=$(cat requirements.txt | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then

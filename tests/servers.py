@@ -78,7 +78,7 @@ class RasaStack:
         self._spawn("actions")
         self._spawn("rasa", [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
                              "--auth-token", self.token, "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"])
+                             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--cors", "*"])
         self._wait([f"http://127.0.0.1:{self.action_port}/health", f"{self.url}/status?token={self.token}"], timeout)
         return self
 
@@ -141,3 +141,34 @@ class RasaStack:
     @staticmethod
     def new_sender() -> str:
         return uuid.uuid4().hex
+
+
+class WebApp:
+    """One of our web apps (`python -m console`, `python -m storefront`) on a free loopback port."""
+
+    def __init__(self, module: str, workdir: Path, env: dict[str, str], port_variable: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env, port_variable: str(self.port)}
+        workdir.mkdir(parents=True, exist_ok=True)
+        log = open(workdir / f"{module}.log", "a")
+        self.process = subprocess.Popen([str(VENV_BIN / "python"), "-m", module], cwd=PROJECT_ROOT, env=environment,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if self.process.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"{module} did not start; see {workdir}/{module}.log")
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

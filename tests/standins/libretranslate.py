@@ -15,6 +15,10 @@ PHRASES = {
     ("sv", "en"): {"hej": "hello", "var är mitt paket": "where is my parcel",
                    "hej, jag vill prata med en människa": "hi, I want to talk to a human",
                    "tack så mycket": "thank you very much"},
+    ("es", "en"): {"hola, necesito hablar con una persona": "hi, I need to talk to a person",
+                   "sigo esperando": "I'm still waiting"},
+    ("en", "es"): {"i have checked your order and everything is fine": "He revisado tu pedido y todo está en orden",
+                   "hello": "hola"},
 }
 
 

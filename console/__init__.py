@@ -1,0 +1,1 @@
+"""The agent console: escalated conversations taken over by people, with live translation."""
