@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
     from bot.db import Database
@@ -39,14 +39,21 @@ class TranslationUnavailable(RuntimeError):
     """The translation service could not be reached or answered nothing usable."""
 
 
-def mask(text: str) -> tuple[str, list[str]]:
+def mask(text: str, keep: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """Placeholders for what must come back unchanged: the patterns above, and the literal `keep`
+    strings (e.g. the order's address lines and the shopper's name, which no pattern can know)."""
     kept: list[str] = []
 
-    def keep(match: re.Match) -> str:
+    def hold(match: re.Match) -> str:
         kept.append(match.group())
         return _PLACEHOLDER.format(len(kept) - 1)
 
-    return _PROTECTED.sub(keep, text), kept
+    literals = sorted({k.strip() for k in keep if k and len(k.strip()) > 2}, key=len, reverse=True)
+    if literals:
+        text = re.sub("|".join(re.escape(k) for k in literals), hold, text, flags=re.IGNORECASE)
+    # Placeholders already in the text are not matched again (they hold no letters or digits to take).
+    parts = re.split(r"(⟦\d+⟧)", text)
+    return "".join(p if _PLACEHOLDER_BACK.fullmatch(p) else _PROTECTED.sub(hold, p) for p in parts), kept
 
 
 def unmask(text: str, kept: list[str]) -> str:
@@ -109,26 +116,27 @@ class Translator:
             return libre.translate
         raise TranslationUnavailable(f"unknown translation backend {c.backend!r}")
 
-    def translate(self, text: str, source: str, target: str) -> str:
+    def translate(self, text: str, source: str, target: str, keep: Sequence[str] = ()) -> str:
         if source == target or not text.strip():
             return text
         if not self.enabled:
             raise TranslationUnavailable("translation is switched off (TRANSLATION_BACKEND=none)")
-        cached = self._cached(text, source, target)
+        key = self._key(text, source, target, keep)
+        cached = self._cached(key)
         if cached is not None:
             return cached
         if time.monotonic() < self._down_until:
             raise TranslationUnavailable("the service failed moments ago; not asked again yet")
         try:
-            translated = self._ask(text, source, target)
+            translated = self._ask(text, source, target, keep)
         except TranslationUnavailable:
             self._down_until = time.monotonic() + self.config.retry_seconds
             raise
-        self._store(text, source, target, translated)
+        self._store(key, translated)
         return translated
 
-    def _ask(self, text: str, source: str, target: str) -> str:
-        masked, kept = mask(text)
+    def _ask(self, text: str, source: str, target: str, keep: Sequence[str]) -> str:
+        masked, kept = mask(text, keep)
         try:
             call = self._backend(source, target)
             result = _pool.submit(call, masked).result(timeout=self.config.timeout_seconds)
@@ -144,21 +152,21 @@ class Translator:
 
     # -- the cache ----------------------------------------------------------------------------------
 
-    def _key(self, text: str, source: str, target: str) -> dict:
-        return {"text_hash": hashlib.sha256(text.encode()).hexdigest(), "source": source, "target": target,
-                "backend": self.config.backend}
+    def _key(self, text: str, source: str, target: str, keep: Sequence[str]) -> dict:
+        kept = "\x00".join(sorted(set(keep)))  # what was protected shapes the result too
+        return {"text_hash": hashlib.sha256(f"{text}\x01{kept}".encode()).hexdigest(), "source": source,
+                "target": target, "backend": self.config.backend}
 
-    def _cached(self, text: str, source: str, target: str) -> str | None:
+    def _cached(self, key: dict) -> str | None:
         if self.db is None:
             return None
         from sqlalchemy import select
 
         from bot.models import Translation
-        key = self._key(text, source, target)
         with self.db.transaction() as session:
             return session.execute(select(Translation.translated).filter_by(**key)).scalar_one_or_none()
 
-    def _store(self, text: str, source: str, target: str, translated: str) -> None:
+    def _store(self, key: dict, translated: str) -> None:
         if self.db is None:
             return
         from sqlalchemy.exc import IntegrityError
@@ -166,6 +174,6 @@ class Translator:
         from bot.models import Translation
         try:
             with self.db.transaction() as session:
-                session.add(Translation(**self._key(text, source, target), translated=translated))
+                session.add(Translation(**key, translated=translated))
         except IntegrityError:
             pass  # another process cached the same text at the same moment

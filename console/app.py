@@ -146,6 +146,12 @@ def _catalog_language(language: str) -> str:
     return language if is_supported(language) else "en"
 
 
+def _notice(sender: AgentInfo, key: str, **params: Any) -> dict[str, Any]:
+    """Metadata of a message the console sends for the agent: the agent reads it in their language."""
+    return {"agent": sender.username, "notice": True, "original_text": render(key, sender.language, **params),
+            "original_language": sender.language}
+
+
 # -- login ----------------------------------------------------------------------------------------
 
 async def login(request: web.Request) -> web.Response:
@@ -191,7 +197,7 @@ async def case(request: web.Request) -> web.Response:
     if row["order_number"]:
         order = await asyncio.to_thread(app.desk.after_sales.snapshot, row["order_number"])
     tracker = await app.rasa.tracker(row["conversation_id"]) if row["conversation_id"] else {}
-    lines = await asyncio.to_thread(views.transcript, tracker, agent.language, app.translator)
+    lines = await asyncio.to_thread(views.transcript, tracker, agent.language, app.translator, views.protected(order))
     steps = await asyncio.to_thread(views.trace, row.pop("events"), agent.language, order, row["number"],
                                     app.desk.after_sales.policy.business_hours.timezone.key)
     return _json({"case": row, "order": views.order_view(order, agent.language), "trace": steps,
@@ -206,7 +212,8 @@ async def claim(request: web.Request) -> web.Response:
         # The bot stays quiet (it may already be) and the shopper learns a person is there.
         language = _catalog_language(await _shopper_language(app, row))
         joined = render("agent_joined", language, agent=agent.name)
-        await app.rasa.push(row["conversation_id"], [PAUSE, say(joined, agent=agent.username, notice=True)])
+        await app.rasa.push(row["conversation_id"], [PAUSE, say(joined, **_notice(agent, "agent_joined",
+                                                                                    agent=agent.name))])
     return _json({"case": row})
 
 
@@ -231,8 +238,10 @@ async def reply(request: web.Request) -> web.Response:
         text, sent, is_translated = render(key, agent.language), render(key, _catalog_language(target)), True
     else:
         text = _text(body, "text")
+        order = await asyncio.to_thread(app.desk.after_sales.snapshot, row["order_number"]) if row["order_number"] else None
         try:
-            sent = await asyncio.to_thread(app.translator.translate, text, agent.language, target)
+            sent = await asyncio.to_thread(app.translator.translate, text, agent.language, target,
+                                           views.protected(order))
             is_translated = True
         except TranslationUnavailable:
             sent, is_translated = text, False  # never block the agent: it goes as written, and they are told
@@ -270,7 +279,10 @@ async def decide(request: web.Request) -> web.Response:
         order = await asyncio.to_thread(app.desk.after_sales.snapshot, row["order_number"])
         language = _catalog_language(await _shopper_language(app, row))
         told = [m.text for m in Explainer(language, order).explain(result)]
-        await app.rasa.push(row["conversation_id"], [say(t, agent=agent.username, notice=True) for t in told])
+        for_agent = [m.text for m in Explainer(agent.language, order).explain(result)]
+        await app.rasa.push(row["conversation_id"], [
+            say(t, agent=agent.username, notice=True, original_text=mine, original_language=agent.language)
+            for t, mine in zip(told, for_agent)])
     status = 200 if decision.outcome.value == "allowed" else 422
     return _json({"rule_id": decision.rule_id, "outcome": decision.outcome.value, "facts": decision.facts,
                   "told_shopper": told, "case": row}, status=status)
@@ -291,5 +303,5 @@ async def hand_back(request: web.Request) -> web.Response:
         text = render(key, language, agent=agent.name, case_number=row["number"])
         await app.rasa.push(row["conversation_id"], [
             RESUME, slot("case_number", row["number"]), slot("case_status", row["status"]),
-            say(text, agent=agent.username, notice=True), LISTEN])
+            say(text, **_notice(agent, key, agent=agent.name, case_number=row["number"])), LISTEN])
     return _json({"case": row})

@@ -10,6 +10,9 @@ from urllib.parse import quote
 import aiohttp
 
 
+SAFE_IN_PATH = "/:@!$&'()*+,;=-._~"
+
+
 class RasaUnavailable(RuntimeError):
     pass
 
@@ -21,7 +24,8 @@ class RasaClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
     def _endpoint(self, conversation_id: str, suffix: str = "") -> str:
-        return f"{self.url}/conversations/{quote(conversation_id, safe='')}/tracker{suffix}"
+        # Rasa 3.6 does not decode escapes in this path: only what cannot stand in a URL is escaped.
+        return f"{self.url}/conversations/{quote(conversation_id, safe=SAFE_IN_PATH)}/tracker{suffix}"
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         return await self._call("GET", self._endpoint(conversation_id), params={"token": self.token})

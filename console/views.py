@@ -11,30 +11,44 @@ from bot.language import is_supported
 from bot.translation import TranslationUnavailable, Translator
 
 
-def translated(text: str, source: str | None, target: str, translator: Translator) -> dict[str, Any]:
+def protected(order: OrderSnapshot | None) -> list[str]:
+    """What translation must not touch beyond the patterns it knows: the names and address of the order."""
+    a = order.shipping_address if order else None
+    return [p for p in (a.name, a.line1, a.line2, a.city, a.region) if p] if a else []
+
+
+def translated(text: str, source: str | None, target: str, translator: Translator,
+               keep: list[str] = ()) -> dict[str, Any]:
     """The text and, when it is in another language, its translation or why there is none."""
     shown: dict[str, Any] = {"text": text, "language": source}
     if not text or not source or source == target or text.startswith("/"):
         return shown
     try:
-        shown["translation"] = translator.translate(text, source, target)
+        shown["translation"] = translator.translate(text, source, target, keep)
         shown["translation_label"] = render("console.translated", target)
     except TranslationUnavailable:
         shown["translation_label"] = render("console.not_translated", target)
     return shown
 
 
-def transcript(tracker: dict[str, Any], agent_language: str, translator: Translator) -> list[dict[str, Any]]:
+def transcript(tracker: dict[str, Any], agent_language: str, translator: Translator,
+               keep: list[str] = ()) -> list[dict[str, Any]]:
     """The conversation from the tracker: shopper, bot and agent messages, oldest first."""
     language = (tracker.get("slots") or {}).get("language") or "en"
-    lines = []
+    lines, paused = [], False
     for event in tracker.get("events") or []:
         kind = event.get("event")
+        if kind in ("pause", "resume"):
+            if paused == (kind == "pause"):
+                continue  # already so: an agent's claim pauses a conversation the bot had paused
+            paused = kind == "pause"
         if kind == "user":
             parse = event.get("parse_data") or {}
             source = parse.get("language") if parse.get("language_reliable") else None
-            line = translated(event.get("text") or "", source or language, agent_language, translator)
+            line = translated(event.get("text") or "", source or language, agent_language, translator, keep)
             line["from"] = "shopper"
+            if line["text"].startswith("/"):
+                line["payload"] = True  # a button pressed (or the widget opening): no words to translate
         elif kind == "bot":
             meta = event.get("metadata") or {}
             if meta.get("agent"):
@@ -43,7 +57,7 @@ def transcript(tracker: dict[str, Any], agent_language: str, translator: Transla
                         "translated_for_shopper": meta.get("translated", False)}
             else:
                 catalog_language = language if is_supported(language) else "en"
-                line = translated(event.get("text") or "", catalog_language, agent_language, translator)
+                line = translated(event.get("text") or "", catalog_language, agent_language, translator, keep)
                 line["from"] = "bot"
                 if (event.get("data") or {}).get("buttons"):
                     line["buttons"] = [b.get("title") for b in event["data"]["buttons"]]

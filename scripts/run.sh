@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runs the assistant with its demo shop: set-up, demo data, training (only if data changed),
-# action server and Rasa server. Ctrl-C stops everything it started.
+# action server, Rasa server, the storefront page with the chat widget and the agent console.
+# Ctrl-C stops everything it started.
 #
-# Environment (all optional): RASA_PORT (5005), ACTION_PORT (5055), DATABASE_URL (default: a fresh
-# embedded SQLite demo shop in var/), MODELS_DIR (models), RASA_AUTH_TOKEN (default: random per run).
+# Environment (all optional): RASA_PORT (5005), ACTION_PORT (5055), STOREFRONT_PORT (8080),
+# CONSOLE_PORT (8090), DATABASE_URL (default: a fresh embedded SQLite demo shop in var/), MODELS_DIR
+# (models), RASA_AUTH_TOKEN and DEMO_AGENT_PASSWORD (default: random per run).
 set -euo pipefail
 export RASA_TELEMETRY_ENABLED=false  # no usage reports or crash uploads to Rasa
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055}
-export ACTION_SERVER_URL="http://127.0.0.1:$ACTION_PORT/webhook"
+export STOREFRONT_PORT=${STOREFRONT_PORT:-8080} CONSOLE_PORT=${CONSOLE_PORT:-8090}
+export ACTION_SERVER_URL="http://127.0.0.1:$ACTION_PORT/webhook" RASA_URL="http://127.0.0.1:$RASA_PORT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 models=${MODELS_DIR:-models}
 py=.venv/bin/python
@@ -36,6 +39,11 @@ else
 fi
 
 token=${RASA_AUTH_TOKEN:-$($py -c 'import secrets; print(secrets.token_urlsafe(24))')}
+export RASA_AUTH_TOKEN=$token  # the console talks to Rasa's HTTP API with it
+# One agent account for trying the console (more: python -m bot agent add NAME --name ... --language ..).
+agent_password=${DEMO_AGENT_PASSWORD:-$($py -c 'import secrets; print(secrets.token_urlsafe(12))')}
+echo "$agent_password" | $py -m bot agent add demo --name Alex --language en --password-stdin >/dev/null 2>&1 \
+  || agent_password="(unchanged: the demo agent already exists in DATABASE_URL)"
 pids=()
 stop() {
   trap - EXIT INT TERM
@@ -51,12 +59,17 @@ pids+=($!)
   --interface 127.0.0.1 --port "$RASA_PORT" --endpoints endpoints.yml --credentials credentials.yml \
   >var/log/rasa.log 2>&1 &
 pids+=($!)
+$py -m storefront >var/log/storefront.log 2>&1 &
+pids+=($!)
+$py -m console >var/log/console.log 2>&1 &
+pids+=($!)
 
 echo "Starting the action server and the Rasa server (about a minute)..."
 $py - <<PY || { echo "start-up failed: see var/log/rasa.log and var/log/actions.log" >&2; exit 1; }
 import sys, time, urllib.request
 deadline = time.time() + 300
-for url in ("http://127.0.0.1:$ACTION_PORT/health", "http://127.0.0.1:$RASA_PORT/status?token=$token"):
+for url in ("http://127.0.0.1:$ACTION_PORT/health", "http://127.0.0.1:$RASA_PORT/status?token=$token",
+            "http://127.0.0.1:$STOREFRONT_PORT/", "http://127.0.0.1:$CONSOLE_PORT/login"):
     while True:
         try:
             urllib.request.urlopen(url, timeout=2).read(); break
@@ -68,10 +81,12 @@ PY
 cat <<TXT
 
 The assistant is running on the demo shop (demo orders: README.md).
+  Storefront + chat:   http://127.0.0.1:$STOREFRONT_PORT/?lang=es  (any of the 14 languages)
+  Agent console:       http://127.0.0.1:$CONSOLE_PORT/  (user demo, password $agent_password)
   Chat in a terminal:  .venv/bin/python scripts/chat.py --port $RASA_PORT
   REST channel:        curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"hi"}'
   Rasa HTTP API:       token $token  (e.g. curl -s 'localhost:$RASA_PORT/status?token=$token')
-  Logs:                var/log/rasa.log, var/log/actions.log
+  Logs:                var/log/ (rasa, actions, storefront, console)
 Press Ctrl-C to stop.
 TXT
 wait -n "${pids[@]}"

@@ -140,3 +140,23 @@ async def test_a_verified_customer_picks_an_order_by_its_place_in_the_list(shop)
                             "customer_email": "camille.dubois@example.com"}, "2", "inform")
     events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
     assert events["current_order"] == second and events["requested_slot"] is None
+
+
+async def test_a_second_fallback_in_a_row_brings_in_a_person_and_pauses(shop):
+    from rasa_sdk.events import ConversationPaused
+    once = [{"event": "user", "text": "blorp", "parse_data": {"intent": {"name": "nlu_fallback"}}},
+            {"event": "action", "name": "action_fallback"}, {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": "blorp again", "parse_data": {"intent": {"name": "nlu_fallback"}}}]
+    after_greeting = [{"event": "user", "text": "hi"}, {"event": "action", "name": "action_greet"},
+                      {"event": "action", "name": "action_listen"}, once[-1]]
+    for events, person in ((once, True), (after_greeting, False)):
+        t = Tracker(sender_id="s-fallback", slots={"language": "es"}, latest_message={"text": "blorp"}, events=events,
+                    paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen")
+        dispatcher = CollectingDispatcher()
+        result = await ActionFallback().run(dispatcher, t, {})
+        texts = [m["text"] for m in dispatcher.messages]
+        if person:
+            assert texts[0] == render("fallback_handoff", "es") and "CS-" in texts[1]
+            assert ConversationPaused() in result
+        else:
+            assert texts == [render("fallback", "es")] and result == []

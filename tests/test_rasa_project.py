@@ -36,9 +36,11 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
     models = tmp_path / "models"
     shutil.copytree(trained_models, models)
     before = {p.name for p in models.glob("*.tar.gz")}
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, shop_port, console_port = free_port(), free_port(), free_port(), free_port()
     env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "MODELS_DIR": str(models),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "RASA_AUTH_TOKEN": "test-token"}
+           "STOREFRONT_PORT": str(shop_port), "CONSOLE_PORT": str(console_port),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "RASA_AUTH_TOKEN": "test-token",
+           "DEMO_AGENT_PASSWORD": "demo-agent-password"}
     log = open(tmp_path / "run.log", "w+")
     run = subprocess.Popen([str(PROJECT_ROOT / "scripts" / "run.sh")], cwd=PROJECT_ROOT, env=env,
                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -68,9 +70,20 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
                               input="I want to cancel my order SH-10003\nlucia.fernandez@example.com\n2\n")
         assert f"[2] {render('cancel_reason.found_cheaper', 'en')}" in chat.stdout, chat.stdout
         assert "bot> Just to confirm: shall I cancel order SH-10003" in chat.stdout, chat.stdout
+
+        # The storefront with its self-hosted widget, and the console with the demo agent it printed.
+        page = urllib.request.urlopen(f"http://127.0.0.1:{shop_port}/?lang=es", timeout=10).read().decode()
+        assert '<script src="/webchat.js">' in page
+        assert len(urllib.request.urlopen(f"http://127.0.0.1:{shop_port}/webchat.js", timeout=10).read()) > 500_000
+        assert f"http://127.0.0.1:{console_port}/  (user demo, password demo-agent-password)" in output
+        login = urllib.request.Request(f"http://127.0.0.1:{console_port}/api/login", json.dumps(
+            {"username": "demo", "password": "demo-agent-password"}).encode(), {"Content-Type": "application/json"})
+        cookie = urllib.request.urlopen(login, timeout=10).headers["Set-Cookie"].split(";")[0]
+        queue = urllib.request.Request(f"http://127.0.0.1:{console_port}/api/queue", headers={"Cookie": cookie})
+        assert json.load(urllib.request.urlopen(queue, timeout=10)) == {"cases": []}
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the script
         run.wait(60)
-    for port in (rasa_port, action_port):
+    for port in (rasa_port, action_port, shop_port, console_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served after Ctrl-C"

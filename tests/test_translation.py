@@ -57,3 +57,33 @@ def test_a_silent_service_times_out(tmp_path):
             Translator(TranslatorConfig(backend="libre", base_url=url, timeout_seconds=0.5)).translate("hej", "sv", "en")
     finally:
         listener.close()
+
+
+def test_names_and_addresses_given_are_kept_out_of_translation(libre):
+    translator = Translator(TranslatorConfig(backend="libre", base_url=libre.url))
+    result = translator.translate("I will send it to Calle Mayor 12, Madrid today", "en", "es",
+                                  keep=["Calle Mayor 12", "Madrid"])
+    assert libre.requests[-1]["q"] == "I will send it to ⟦0⟧, ⟦1⟧ today"
+    assert result == "[es] I will send it to Calle Mayor 12, Madrid today"
+
+
+def test_translations_are_cached_in_the_database_across_processes(libre, db):
+    first = Translator(TranslatorConfig(backend="libre", base_url=libre.url), db=db)
+    assert first.translate("hej", "sv", "en") == "hello"
+    again = Translator(TranslatorConfig(backend="libre", base_url=libre.url), db=db)  # e.g. another process
+    libre.fail = True  # the service is down now: the cached translation still answers
+    assert again.translate("hej", "sv", "en") == "hello"
+    assert len(libre.requests) == 1
+    with pytest.raises(TranslationUnavailable):
+        again.translate("tack så mycket", "sv", "en")
+
+
+def test_after_a_failure_the_service_is_left_alone_for_a_while(libre):
+    translator = Translator(TranslatorConfig(backend="libre", base_url=libre.url, retry_seconds=60))
+    libre.fail = True
+    with pytest.raises(TranslationUnavailable):
+        translator.translate("hej", "sv", "en")
+    libre.fail = False
+    with pytest.raises(TranslationUnavailable, match="not asked again yet"):
+        translator.translate("hej", "sv", "en")
+    assert len(libre.requests) == 1

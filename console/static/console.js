@@ -67,7 +67,7 @@ async function select(number) {
 }
 
 function message(line) {
-  const item = el("li", null, line.from);
+  const item = el("li", null, line.payload ? `${line.from} payload` : line.from);
   item.dataset.from = line.from;
   if (line.from === "system") { item.textContent = line.text === "pause" ? "— bot paused —" : "— bot resumed —"; return item; }
   const who = line.from === "agent" ? `agent ${line.agent}` : line.from;
