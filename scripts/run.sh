@@ -5,7 +5,8 @@
 #
 # Environment (all optional): RASA_PORT (5005), ACTION_PORT (5055), STOREFRONT_PORT (8080),
 # CONSOLE_PORT (8090), DATABASE_URL (default: a fresh embedded SQLite demo shop in var/), MODELS_DIR
-# (models), RASA_AUTH_TOKEN and DEMO_AGENT_PASSWORD (default: random per run).
+# (models), RASA_AUTH_TOKEN, CUSTOMER_TOKEN_SECRET and DEMO_AGENT_PASSWORD (default: random per run),
+# STOREFRONT_DEMO_LOGIN (1: the storefront's "sign in as a demo customer" menu).
 set -euo pipefail
 export RASA_TELEMETRY_ENABLED=false  # no usage reports or crash uploads to Rasa
 cd "$(dirname "$0")/.."
@@ -40,6 +41,9 @@ fi
 
 token=${RASA_AUTH_TOKEN:-$($py -c 'import secrets; print(secrets.token_urlsafe(24))')}
 export RASA_AUTH_TOKEN=$token  # the console talks to Rasa's HTTP API with it
+# The storefront signs its customers' chat tokens with this and the actions check them.
+export CUSTOMER_TOKEN_SECRET=${CUSTOMER_TOKEN_SECRET:-$($py -c 'import secrets; print(secrets.token_urlsafe(32))')}
+export STOREFRONT_DEMO_LOGIN=${STOREFRONT_DEMO_LOGIN:-1}  # the demo's password-less "sign in as" menu
 # One agent account for trying the console (more: python -m bot agent add NAME --name ... --language ..).
 agent_password=${DEMO_AGENT_PASSWORD:-$($py -c 'import secrets; print(secrets.token_urlsafe(12))')}
 echo "$agent_password" | $py -m bot agent add demo --name Alex --language en --password-stdin >/dev/null 2>&1 \
