@@ -5,10 +5,14 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
-from actions.common import Reply, carry_out
+from actions.common import Reply, after_sales, carry_out
+from bot import satisfaction
 from bot.engine import Complaint, Handoff
+from bot.explain import Button
 from bot.flows import LEGAL_THREAT
 
 
@@ -32,11 +36,29 @@ class ActionGreet(LocalizedReply):
     key = "greet"
 
 
-class ActionGoodbye(LocalizedReply):
+class EndOfConversation(LocalizedReply):
+    """Bye or thanks: after something was resolved, the bot asks once for a 1-5 rating."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        reply = Reply(dispatcher, tracker)
+        reply.say(self.key)
+        if _something_was_resolved(tracker) and tracker.get_slot("rating_asked") is None:
+            reply.say("rating.ask", buttons=[Button(b["title"], b["payload"]) for b in satisfaction.buttons()])
+            reply.events.append(SlotSet("rating_asked", True))
+        return reply.events
+
+
+def _something_was_resolved(tracker: Tracker) -> bool:
+    """A request carried out by the bot, or a case an agent resolved and handed back."""
+    return tracker.get_slot("case_status") == "resolved" or any(
+        e.get("event") == "action" and e.get("name") == "action_carry_out_request" for e in tracker.events)
+
+
+class ActionGoodbye(EndOfConversation):
     key = "goodbye"
 
 
-class ActionThank(LocalizedReply):
+class ActionThank(EndOfConversation):
     key = "thank"
 
 
@@ -49,7 +71,26 @@ class ActionAcknowledge(LocalizedReply):
 
 
 class ActionAskWhatToDo(LocalizedReply):
+    """Data with nothing pending: the rating the bot asked for, or else "what shall I do with it?"."""
+
     key = "ask_what_to_do"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        entity = next((e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == "rating"),
+                      None)
+        score = satisfaction.rating_from(tracker.latest_message.get("text"), entity) \
+            if tracker.get_slot("rating_asked") else None
+        if score is None:
+            return await super().run(dispatcher, tracker, domain)
+        reply = Reply(dispatcher, tracker)
+        try:
+            satisfaction.record(after_sales().db, tracker.sender_id, score, reply.language,
+                                tracker.get_latest_input_channel() or None, tracker.get_slot("case_number"),
+                                after_sales().clock())
+        except SQLAlchemyError:
+            pass  # a lost rating is no reason to fail the shopper: they still get thanked
+        reply.say("rating.thanks" if score >= 4 else "rating.thanks_low")
+        return reply.events + [SlotSet("rating_asked", False)]
 
 
 class PersonNeeded(Action, metaclass=ABCMeta):

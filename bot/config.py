@@ -15,3 +15,9 @@ def database_url() -> str:
 def policy_file() -> Path:
     """POLICY_FILE: the shop's after-sales policy (YAML)."""
     return Path(os.environ.get("POLICY_FILE") or PROJECT_ROOT / "policy.yml")
+
+
+def tracker_store_url() -> str:
+    """TRACKER_STORE_URL: where Rasa keeps conversations (its own database, never the case database);
+    default: an embedded SQLite file in var/."""
+    return os.environ.get("TRACKER_STORE_URL") or f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"

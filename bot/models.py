@@ -440,6 +440,19 @@ class Translation(Base):
     __table_args__ = (Index("ux_translations_lookup", "text_hash", "source", "target", "backend", unique=True),)
 
 
+class Rating(Base):
+    """A shopper's 1-5 rating at the end of a resolved conversation (bot/satisfaction.py)."""
+
+    __tablename__ = "ratings"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    case_number = Column(String(32))  # the conversation's latest case, if any
+    score = Column(Integer, nullable=False)
+    language = Column(String(8), nullable=False)
+    channel = Column(String(32))
+    at = Column(UTCDateTime, nullable=False, index=True)
+
+
 class AppendOnlyError(RuntimeError):
     pass
 

@@ -1,7 +1,7 @@
 """Runs the agent console: .venv/bin/python -m console
 
 Environment: CONSOLE_HOST (127.0.0.1), CONSOLE_PORT (8090), DATABASE_URL, POLICY_FILE, RASA_URL
-(http://127.0.0.1:5005), RASA_AUTH_TOKEN, TRANSLATION_* (bot/translation.py), AGENT_SESSION_HOURS,
+(http://127.0.0.1:5005), RASA_AUTH_TOKEN, TRACKER_STORE_URL (for the analytics), TRANSLATION_* (bot/translation.py), AGENT_SESSION_HOURS,
 CONSOLE_SECURE_COOKIES=1 behind HTTPS. Agents are created with `python -m bot agent add`.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 
 from aiohttp import web
 
+from bot.config import tracker_store_url
 from bot.db import Database
 from bot.handoff import Agents, Desk
 from bot.policy import load_policy
@@ -24,7 +25,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     db = Database()
     services = Services(agents=Agents(db), desk=Desk(db, AfterSales(db, load_policy())), rasa=RasaClient(),
-                        translator=Translator(db=db), secure_cookies=os.environ.get("CONSOLE_SECURE_COOKIES") == "1")
+                        translator=Translator(db=db), tracker_store_url=tracker_store_url(),
+                        secure_cookies=os.environ.get("CONSOLE_SECURE_COOKIES") == "1")
     web.run_app(make_app(services), host=os.environ.get("CONSOLE_HOST", "127.0.0.1"),
                 port=int(os.environ.get("CONSOLE_PORT", "8090")), access_log=None)
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from bot import satisfaction
+from bot.analytics import Report
+from bot.analytics import build as analytics_build
+from bot.analytics_report import CHARTS, chart_png
 from bot.engine import OVERRIDE_ACTIONS
 from bot.explain import Explainer
 from bot.handoff import Agents, AgentInfo, Conflict, Desk, LoginRefused, NotFound
@@ -41,6 +46,7 @@ class Services:
     desk: Desk
     rasa: RasaClient
     translator: Translator
+    tracker_store_url: str  # Rasa's conversations, for the analytics
     secure_cookies: bool = False  # set behind HTTPS
 
 
@@ -64,6 +70,9 @@ def make_app(services: Services) -> web.Application:
     app.router.add_post("/api/cases/{number}/reply", reply)
     app.router.add_post("/api/cases/{number}/decide", decide)
     app.router.add_post("/api/cases/{number}/hand-back", hand_back)
+    app.router.add_get("/dashboard", _page("dashboard.html"))
+    app.router.add_get("/api/analytics", analytics)
+    app.router.add_get("/api/analytics/charts/{name}.png", analytics_chart)
     return app
 
 
@@ -301,7 +310,41 @@ async def hand_back(request: web.Request) -> web.Response:
         key = "handed_back.closed" if close else "handed_back.resolved"
         language = _catalog_language(await _shopper_language(app, row))
         text = render(key, language, agent=agent.name, case_number=row["number"])
-        await app.rasa.push(row["conversation_id"], [
-            RESUME, slot("case_number", row["number"]), slot("case_status", row["status"]),
-            say(text, **_notice(agent, key, agent=agent.name, case_number=row["number"])), LISTEN])
+        events = [RESUME, slot("case_number", row["number"]), slot("case_status", row["status"]),
+                  say(text, **_notice(agent, key, agent=agent.name, case_number=row["number"]))]
+        if not close:  # resolved: how did we do?
+            events += [say(render("rating.ask", language), buttons=satisfaction.buttons(),
+                           **_notice(agent, "rating.ask")), slot("rating_asked", True)]
+        await app.rasa.push(row["conversation_id"], events + [LISTEN])
     return _json({"case": row})
+
+
+# -- analytics ------------------------------------------------------------------------------------
+
+def _range(request: web.Request) -> tuple[date, date]:
+    try:
+        end = date.fromisoformat(request.query["to"]) if request.query.get("to") else date.today()
+        start = date.fromisoformat(request.query["from"]) if request.query.get("from") else end - timedelta(days=29)
+    except ValueError:
+        raise ValueError("from and to are days like 2026-11-30") from None
+    if start > end or (end - start).days > 366:
+        raise ValueError("from must be before to, at most a year apart")
+    return start, end
+
+
+async def _report(request: web.Request) -> Report:
+    app = request.app[SERVICES]
+    start, end = _range(request)
+    return await asyncio.to_thread(analytics_build, app.desk.db, app.tracker_store_url, start, end)
+
+
+async def analytics(request: web.Request) -> web.Response:
+    return _json(asdict(await _report(request)))
+
+
+async def analytics_chart(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in CHARTS:
+        return _error(404, f"no chart {name}")
+    png = await asyncio.to_thread(chart_png, await _report(request), name)
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})

@@ -46,8 +46,11 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa is not reachable at {self.url}: {exc}") from None
 
 
-def say(text: str, **metadata: Any) -> dict[str, Any]:
-    return {"event": "bot", "text": text, "metadata": metadata}
+def say(text: str, buttons: list[dict[str, str]] | None = None, **metadata: Any) -> dict[str, Any]:
+    event = {"event": "bot", "text": text, "metadata": metadata}
+    if buttons:
+        event["data"] = {"buttons": buttons}
+    return event
 
 
 def slot(name: str, value: Any) -> dict[str, Any]:

@@ -22,7 +22,8 @@ py=.venv/bin/python
 mkdir -p var/log
 $py -m bot policy check >/dev/null   # a bad policy file stops us here, with the reason
 if [ -z "${DATABASE_URL:-}" ]; then
-  rm -f var/shop.db var/shop.db-wal var/shop.db-shm  # the demo starts from the same state every time
+  # The demo starts from the same state every time, conversations included.
+  rm -f var/shop.db var/shop.db-wal var/shop.db-shm var/tracker.db
   $py -m bot demo
 else
   $py -m bot demo || echo "(using the orders already in DATABASE_URL)"

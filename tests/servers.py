@@ -66,7 +66,8 @@ class RasaStack:
         self.rasa_port, self.action_port = free_port(), free_port()
         self.env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false",
                     "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
-                    "TRANSLATION_BACKEND": "none", **(env or {})}
+                    "TRANSLATION_BACKEND": "none", "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
+                    **(env or {})}
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property

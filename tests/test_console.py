@@ -11,7 +11,12 @@ import threading
 import pytest
 import requests
 
+from sqlalchemy import select
+
+from bot import satisfaction
+from bot.db import Database
 from bot.i18n import catalog, render
+from bot.models import Rating
 from tests.servers import VENV_BIN, PROJECT_ROOT, RasaStack, WebApp, demo_shop
 from tests.standins.libretranslate import LibreTranslateStandIn
 
@@ -37,7 +42,8 @@ def shop(tmp_path_factory, trained_model, libre):
                        cwd=PROJECT_ROOT, env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)},
                        capture_output=True)
     stack = RasaStack(trained_model, work, env).start()
-    console = WebApp("console", work, {**env, "RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token},
+    console = WebApp("console", work, {**env, "RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token,
+                                      "TRACKER_STORE_URL": stack.env["TRACKER_STORE_URL"]},
                      "CONSOLE_PORT")
     yield stack, console
     console.stop()
@@ -177,9 +183,16 @@ def test_claim_reply_decide_and_hand_back(stack, console, libre):
     tracker = stack.tracker(sender)
     assert tracker["paused"] is False and tracker["slots"]["case_status"] == "resolved"
     assert tracker["slots"]["case_number"] == number
-    assert bot_texts_after(tracker, mark) == [render("handed_back.resolved", "es", agent="Maria", case_number=number)]
-    # The bot is back, in Spanish.
-    assert stack.send(sender, "gracias") == [render("thank", "es")]
+    assert bot_texts_after(tracker, mark) == [render("handed_back.resolved", "es", agent="Maria", case_number=number),
+                                              render("rating.ask", "es")]
+    asked = [e for e in tracker["events"] if e["event"] == "bot"][-1]
+    assert [b["title"] for b in asked["data"]["buttons"]] == [b["title"] for b in satisfaction.buttons()]
+    # The bot is back, in Spanish, and takes the rating.
+    assert stack.send(sender, asked["data"]["buttons"][4]["payload"]) == [render("rating.thanks", "es")]
+    assert stack.send(sender, "gracias") == [render("thank", "es")]  # asked once only
+    with Database(stack.env["DATABASE_URL"]).transaction() as session:
+        rating = session.execute(select(Rating).where(Rating.conversation_id == sender)).scalar_one()
+        assert (rating.score, rating.language, rating.case_number) == (5, "es", number)
     assert all(c["conversation_id"] != sender for c in maria.get(f"{console.url}/api/queue").json()["cases"])
 
 
@@ -284,3 +297,14 @@ def test_not_understanding_twice_in_a_row_brings_in_a_person(stack, console):
     assert stack.tracker(sender)["paused"] is True
     case = case_of(logged_in(console), console, sender)
     assert case["type"] == "handoff" and case["rule_id"] == "handoff.requested"
+
+
+def test_after_a_request_the_bot_asks_for_a_rating_once(stack):
+    sender = stack.new_sender()
+    stack.send(sender, "where is my order SH-10018?")
+    stack.send(sender, "liam.tremblay@example.com")
+    replies = stack.send_full(sender, "thanks!")
+    assert [r["text"] for r in replies] == [render("thank", "en"), render("rating.ask", "en")]
+    assert len(replies[-1]["buttons"]) == 5
+    assert stack.send(sender, "2") == [render("rating.thanks_low", "en")]  # typed, not pressed
+    assert stack.send(sender, "bye") == [render("goodbye", "en")]

@@ -26,7 +26,8 @@ def apps(tmp_path_factory, trained_model):
                    cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), **env},
                    capture_output=True)
     stack = RasaStack(trained_model, work, env).start()
-    console = WebApp("console", work, {**env, "RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token}, "CONSOLE_PORT")
+    console = WebApp("console", work, {**env, "RASA_URL": stack.url, "RASA_AUTH_TOKEN": stack.token,
+                                      "TRACKER_STORE_URL": stack.env["TRACKER_STORE_URL"]}, "CONSOLE_PORT")
     storefront = WebApp("storefront", work, {"RASA_PUBLIC_URL": stack.url}, "STOREFRONT_PORT")
     yield storefront, console
     for app in (storefront, console, stack):

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -40,6 +41,7 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
     env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTION_PORT": str(action_port), "MODELS_DIR": str(models),
            "STOREFRONT_PORT": str(shop_port), "CONSOLE_PORT": str(console_port),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "RASA_AUTH_TOKEN": "test-token",
+           "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
            "DEMO_AGENT_PASSWORD": "demo-agent-password"}
     log = open(tmp_path / "run.log", "w+")
     run = subprocess.Popen([str(PROJECT_ROOT / "scripts" / "run.sh")], cwd=PROJECT_ROOT, env=env,
@@ -63,6 +65,9 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
         assert denied.value.code == 401
         tracker = http_json(f"http://127.0.0.1:{rasa_port}/conversations/t1/tracker?token=test-token")
         assert tracker["latest_message"]["intent"]["name"] == "greet"
+        with sqlite3.connect(tmp_path / "tracker.db") as kept:  # conversations are kept in the tracker store
+            assert kept.execute("SELECT count(*) FROM events WHERE sender_id = 't1' AND type_name = 'user'"
+                                ).fetchone() == (1,)
 
         # The terminal chat the run command advertises: buttons are numbered, a number presses one.
         chat = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "python"), "scripts/chat.py", "--port",
