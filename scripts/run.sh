@@ -52,7 +52,15 @@ echo "$agent_password" | $py -m bot agent add demo --name Alex --language en --p
 pids=()
 stop() {
   trap - EXIT INT TERM
-  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill "${pids[@]}" 2>/dev/null
+    # Each server gets 20 s to finish what it is doing; then it is stopped for good.
+    for _ in $(seq 40); do
+      kill -0 "${pids[@]}" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -9 "${pids[@]}" 2>/dev/null
+  fi
   wait 2>/dev/null
   echo "stopped."
 }

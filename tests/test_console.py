@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -308,3 +309,28 @@ def test_after_a_request_the_bot_asks_for_a_rating_once(stack):
     assert len(replies[-1]["buttons"]) == 5
     assert stack.send(sender, "2") == [render("rating.thanks_low", "en")]  # typed, not pressed
     assert stack.send(sender, "bye") == [render("goodbye", "en")]
+
+
+def test_a_shops_own_orders_imported_talked_about_and_counted(stack, console):
+    """The shop loads its Shopify export, a shopper cancels one of those orders, the dashboard counts it."""
+    imported = subprocess.run([str(VENV_BIN / "python"), "-m", "bot", "import", "shopify",
+                               "tests/data/shopify_orders_export.csv"], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT),
+                                              "DATABASE_URL": stack.env["DATABASE_URL"]})
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    sender = stack.new_sender()
+    assert stack.send(sender, "I want to cancel my order #1001") == [render("ask_proof", "en")]
+    reasons = stack.send_full(sender, "emma.johnson@example.com")
+    assert reasons[0]["text"] == render("ask_cancel_reason", "en")
+    found_cheaper = next(b for b in reasons[0]["buttons"] if b["title"] == render("cancel_reason.found_cheaper", "en"))
+    confirm = stack.send(sender, found_cheaper["payload"])
+    assert confirm[0].startswith("Just to confirm: shall I cancel order #1001")
+    done = stack.send(sender, "yes")
+    assert done[0].startswith("Done: order #1001 is cancelled. You'll get $84.00 back"), done
+
+    today = datetime.now(timezone.utc).date()  # the analytics count days in UTC; a day either side of midnight
+    window = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+    figures = logged_in(console).get(f"{console.url}/api/analytics", params=window).json()
+    assert figures["by_country"]["US"]["automated"] >= 1
+    assert {"sku": "BEANIE-CHR", "product": "Merino Wool Beanie - Charcoal", "case_type": "cancellation",
+            "reason": "found_cheaper", "count": 1} in figures["reasons_by_product"]
