@@ -95,7 +95,9 @@ def customer_from_token(token: str | None, secret: str | None, now: datetime) ->
         return None
     body, signature = token.split(".")
     try:
-        if not hmac.compare_digest(_unb64(signature), _mac(body, secret)):
+        # Only the one canonical spelling of the signature: base64 leaves spare bits in its last
+        # character, and a token must not have look-alike variants that still pass.
+        if _b64(_unb64(signature)) != signature or not hmac.compare_digest(_unb64(signature), _mac(body, secret)):
             return None
         payload = json.loads(_unb64(body))
     except (ValueError, TypeError):

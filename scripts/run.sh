@@ -51,12 +51,19 @@ echo "$agent_password" | $py -m bot agent add demo --name Alex --language en --p
   || agent_password="(unchanged: the demo agent already exists in DATABASE_URL)"
 pids=()
 stop() {
+  set +e  # stopping must not stop half-way
   trap - EXIT INT TERM
   if [ ${#pids[@]} -gt 0 ]; then
     kill "${pids[@]}" 2>/dev/null
     # Each server gets 20 s to finish what it is doing; then it is stopped for good.
     for _ in $(seq 40); do
-      kill -0 "${pids[@]}" 2>/dev/null || break
+      alive=0
+      for pid in "${pids[@]}"; do
+        # A stopped child stays a zombie until reaped: "alive" means still running.
+        state=$(ps -o stat= -p "$pid" 2>/dev/null)
+        [ -n "$state" ] && [ "${state:0:1}" != Z ] && alive=1
+      done
+      [ $alive = 0 ] && break
       sleep 0.5
     done
     kill -9 "${pids[@]}" 2>/dev/null
@@ -64,7 +71,8 @@ stop() {
   wait 2>/dev/null
   echo "stopped."
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
 
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/log/actions.log 2>&1 &
 pids+=($!)

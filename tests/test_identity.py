@@ -108,3 +108,15 @@ def test_a_verified_customer_sees_their_own_orders_newest_first(demo_db):
     assert camille.index("SH-10004") < camille.index("SH-10020")  # placed 5 and 15 days ago
     assert all(n in orders_of(demo_db, "emily.carter@example.com") for n in ("SH-10001", "SH-10022"))
     assert orders_of(demo_db, "nobody@example.com") == []
+
+
+def test_a_signature_has_one_spelling_only(now):
+    """Base64's last character carries spare bits: a variant that decodes to the same bytes is refused."""
+    body, signature = sign_customer_token("emily.carter@example.com", SECRET, now).split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    twin = signature[:-1] + alphabet[last ^ 1]  # flips a spare bit: same 32 bytes once decoded
+    import base64
+    assert base64.urlsafe_b64decode(twin + "=") == base64.urlsafe_b64decode(signature + "=")
+    assert customer_from_token(f"{body}.{twin}", SECRET, now) is None
+    assert customer_from_token(f"{body}.{signature}", SECRET, now) == "emily.carter@example.com"

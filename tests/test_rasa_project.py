@@ -88,7 +88,15 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
         assert json.load(urllib.request.urlopen(queue, timeout=10)) == {"cases": []}
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends to the script
-        run.wait(60)
+        try:
+            run.wait(90)
+        except subprocess.TimeoutExpired:
+            left = subprocess.run(["ps", "-o", "pid,stat,etime,args", "--forest", "-g", str(run.pid)],
+                                  capture_output=True, text=True).stdout
+            os.killpg(run.pid, signal.SIGKILL)
+            raise AssertionError(f"Ctrl-C did not stop the run command:\n{left}\n"
+                                 + (tmp_path / "run.log").read_text()[-2000:]) from None
+    assert "stopped." in (tmp_path / "run.log").read_text()
     for port in (rasa_port, action_port, shop_port, console_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served after Ctrl-C"
