@@ -16,11 +16,15 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
+from sanic.errorpages import JSONRenderer, exception_response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.limits import RASA_MAX_REQUEST_BYTES, clean_metadata, clean_sender, clean_text
+
 logger = logging.getLogger(__name__)
 
+PLATFORM_PREFIXES = ("telegram_", "whatsapp_", "messenger_", "slack_")  # each channel's PREFIX
 _ENV_REFERENCE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 OUTBOUND_TIMEOUT = aiohttp.ClientTimeout(total=20)
 
@@ -54,7 +58,7 @@ def without_prefix(prefix: str, recipient_id: str) -> str:
 def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[... nested too deep
         return None
 
 
@@ -72,6 +76,61 @@ async def call_platform(what: str, method: str, url: str, **kwargs: Any) -> dict
         raise ChannelError(f"{what} answered {status}: {body[:300]}")
     parsed = parse_json(body.encode())
     return parsed if isinstance(parsed, dict) else {}
+
+
+def apply_server_limits(app: Any, _loop: Any = None) -> None:
+    """The Rasa server's request body limit (README "Limits"), set when the server starts: every
+    channel of ours registers it, so it holds wherever the server runs with our credentials.yml.
+    SANIC_REQUEST_MAX_SIZE in the environment, read by Sanic itself, wins. Errors Sanic answers
+    itself (404, 405, 413...) are JSON whatever the client accepts: Sanic's own error pages are
+    HTML for a browser, with the requested path in them."""
+    if not os.environ.get("SANIC_REQUEST_MAX_SIZE"):
+        app.config.REQUEST_MAX_SIZE = RASA_MAX_REQUEST_BYTES
+    handler = app.error_handler
+    while handler is not None:  # Sanic-CORS (--cors) wraps the app's handler in one of its own
+        if not getattr(handler, "json_only", False):
+            handler.default, handler.json_only = _json_errors(handler), True
+        handler = getattr(handler, "orig_handler", None)
+
+
+def _json_errors(handler: Any) -> Callable[[Request, Exception], HTTPResponse]:
+    def default(request: Request, exception: Exception) -> HTTPResponse:
+        handler.log(request, exception)
+        return exception_response(request, exception, debug=handler.debug, base=JSONRenderer, fallback="json",
+                                  renderer=JSONRenderer)
+    return default
+
+
+def with_server_limits(blueprint: Blueprint) -> Blueprint:
+    blueprint.listener("before_server_start")(apply_server_limits)
+    return blueprint
+
+
+def checked_message(message: UserMessage) -> UserMessage | None:
+    """The one gate every channel's message passes (README "Limits"): text without control
+    characters, cut to MAX_MESSAGE_CHARS; a usable sender id; metadata an object of bounded size
+    whose language hints are text. None: nothing for the bot (not text, empty, no usable sender)."""
+    text, sender = clean_text(message.text), clean_sender(message.sender_id)
+    if text is None or not text.strip() or sender is None:
+        return None
+    if sender.startswith(PLATFORM_PREFIXES) and not sender.startswith(f"{message.input_channel}_"):
+        return None  # a platform's conversation id from another channel (the widget, REST): not theirs
+    message.text, message.sender_id = text, sender
+    message.metadata = clean_metadata(message.metadata)
+    if message.message_id is not None:
+        message.message_id = clean_text(str(message.message_id), 128)
+    return message
+
+
+def guarded(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[Any]]:
+    """on_new_message behind `checked_message`: what does not pass is logged and dropped."""
+    async def handle(message: UserMessage) -> Any:
+        checked = checked_message(message)
+        if checked is None:
+            logger.info("%s: dropped a message with no usable text or sender", message.input_channel)
+            return None
+        return await on_new_message(checked)
+    return handle
 
 
 class WebhookInput(InputChannel):
@@ -93,7 +152,8 @@ class WebhookInput(InputChannel):
         return cls(resolve_settings(credentials, cls.SETTINGS))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint(f"{self.name()}_webhook", __name__)
+        hook = with_server_limits(Blueprint(f"{self.name()}_webhook", __name__))
+        on_new_message = guarded(on_new_message)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

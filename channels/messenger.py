@@ -108,7 +108,7 @@ class MessengerInput(WebhookInput):
                 return rejected(400, "messenger: entry without a messaging list")
             for event in events:
                 sender = event.get("sender") if isinstance(event, dict) else None
-                if not isinstance(sender, dict) or not sender.get("id"):
+                if not isinstance(sender, dict) or not sender.get("id") or not isinstance(sender["id"], (str, int)):
                     return rejected(400, "messenger: event without a sender")
                 found = read_event(event)
                 if found:

@@ -16,7 +16,13 @@ SLACK_REPLAY_WINDOW = 5 * 60  # seconds; Slack's own recommendation
 
 
 def _equal(expected: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+    if not given:
+        return False
+    try:  # a header's bytes that are not UTF-8 arrive as surrogate escapes
+        given_bytes = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode(), given_bytes)
 
 
 # ---- Twilio: base64(HMAC-SHA1(auth token, full URL + each POST param's name and value, sorted by name))
@@ -73,7 +79,7 @@ def slack_signature(signing_secret: str, timestamp: str, body: bytes) -> str:
 def verify_slack(signing_secret: str, timestamp: str | None, body: bytes, header: str | None,
                  now: float | None = None) -> bool:
     """Also refuses a timestamp more than five minutes off: a captured request cannot be replayed."""
-    if not signing_secret or not timestamp or not timestamp.isdigit():
+    if not signing_secret or not timestamp or not (timestamp.isascii() and timestamp.isdigit()):  # not "²"
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > SLACK_REPLAY_WINDOW:
         return False

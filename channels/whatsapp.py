@@ -63,7 +63,7 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         number = without_prefix(PREFIX, recipient_id)
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             raise ChannelError(f"recipient {recipient_id!r} is not a phone number")
         if not (self.account_sid and self.sender):
             raise ChannelError("TWILIO_ACCOUNT_SID or TWILIO_WHATSAPP_FROM is not set: cannot send")
@@ -119,7 +119,7 @@ class WhatsAppInput(WebhookInput):
             return rejected(400, "whatsapp: not a message (no From or Body)")
         sender, text = form["From"], form["Body"].strip()
         number = sender.removeprefix(f"{TWILIO_PREFIX}+")
-        if not sender.startswith(f"{TWILIO_PREFIX}+") or not number.isdigit():
+        if not sender.startswith(f"{TWILIO_PREFIX}+") or not (number.isascii() and number.isdigit()):
             logger.info("whatsapp: ignoring a message from %r (not a WhatsApp number)", sender)
             return self.twiml()
         if not text:  # media only, a location...

@@ -1,2 +1,5 @@
-"""Custom Rasa NLU components (referenced by config.yml): language detection, a tokenizer for
-every script, and an offline multilingual sentence encoder. The logic they wrap lives in bot/."""
+"""Custom Rasa components (referenced by config.yml and endpoints.yml): language detection, a
+tokenizer for every script, an offline multilingual sentence encoder, the tracker and lock stores.
+The logic they wrap lives in bot/. Importing this package also makes a failing action server
+visible to the shopper (components/resilience.py)."""
+from components import resilience  # noqa: F401  (installs itself)

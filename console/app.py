@@ -25,6 +25,7 @@ from bot.explain import Explainer
 from bot.handoff import Agents, AgentInfo, Conflict, Desk, LoginRefused, NotFound
 from bot.i18n import render
 from bot.language import is_supported
+from bot.limits import clean_text
 from bot.service import AfterSales, OrderNotFound, jsonable
 from bot.translation import TranslationUnavailable, Translator
 from console import views
@@ -54,7 +55,7 @@ SERVICES = web.AppKey("services", Services)
 
 
 def make_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[_errors, _login_required], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[_static_errors, _errors, _login_required], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/login", _page("login.html"))
@@ -95,6 +96,17 @@ async def _login_required(request: web.Request, handler: Handler) -> web.StreamR
 
 
 @web.middleware
+async def _static_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A static file name the file system refuses (too long...) is not found, not a 500."""
+    try:
+        return await handler(request)
+    except OSError:
+        if request.path.startswith("/static/"):
+            raise web.HTTPNotFound() from None
+        raise
+
+
+@web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
@@ -117,19 +129,21 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    try:  # JSON is UTF-8 (RFC 8259): a Content-Type naming another or an unknown charset changes nothing
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
         raise ValueError("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     return body
 
 
-def _text(body: dict, name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
+def _text(body: dict, name: str, required: bool = True, limit: int = MAX_TEXT, clean: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str):
         raise ValueError(f"{name} must be text")
+    if clean:  # no control characters or lone surrogates (bot/limits.py); a password is taken as typed
+        value = clean_text(value, len(value))
     value = value.strip()
     if required and not value:
         raise ValueError(f"{name} is missing")
@@ -167,7 +181,7 @@ async def login(request: web.Request) -> web.Response:
     body = await _body(request)
     try:
         token, agent = await asyncio.to_thread(request.app[SERVICES].agents.login, _text(body, "username", limit=64),
-                                               _text(body, "password", limit=256))
+                                               _text(body, "password", limit=256, clean=False))
     except LoginRefused as exc:
         return _error(401, str(exc))
     response = _json({"agent": agent.__dict__})

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from bot.db import Database
 from bot.identity import customer_from_token, sign_customer_token
 from bot.language import SUPPORTED
+from bot.limits import clean_text
 from bot.models import Customer, utcnow
 
 HERE = Path(__file__).parent
@@ -31,8 +32,19 @@ CHAT_TOKEN = timedelta(minutes=30)  # what the widget carries: short-lived
 DEMO_CUSTOMERS = 8
 
 
+@web.middleware
+async def static_errors(request: web.Request, handler) -> web.StreamResponse:
+    """A static file name the file system refuses (too long...) is not found, not a 500."""
+    try:
+        return await handler(request)
+    except OSError:
+        if request.path.startswith("/static/"):
+            raise web.HTTPNotFound() from None
+        raise
+
+
 def make_app(rasa_url: str, secret: str | None, db: Database | None = None, demo_login: bool = False) -> web.Application:
-    app = web.Application(client_max_size=4096)
+    app = web.Application(client_max_size=4096, middlewares=[static_errors])
     # The shop's login cookie is signed with its own key, so it can never pass for a chat token.
     session_key = f"{secret}:storefront-session" if secret else None
 
@@ -68,8 +80,13 @@ def make_app(rasa_url: str, secret: str | None, db: Database | None = None, demo
         if not demo_login or db is None or not secret:
             raise web.HTTPNotFound()
         try:
-            email = str((await request.json())["email"]).strip().lower()
-        except (ValueError, KeyError, TypeError):
+            email = json.loads(await request.read())["email"]  # UTF-8 whatever the Content-Type says
+            if not isinstance(email, str):
+                raise TypeError("email must be text")
+            email = email.strip().lower()
+            if len(email) > 254 or clean_text(email, 254) != email:  # no control characters or lone surrogates
+                raise ValueError("not an e-mail address")
+        except (ValueError, KeyError, TypeError, RecursionError):
             return web.json_response({"error": "send {\"email\": ...}"}, status=400)
         with db.transaction() as session:
             known = session.execute(select(Customer.id).where(Customer.email == email)).first()

@@ -60,6 +60,17 @@ def postgres_admin_url():
     shutil.rmtree(cluster, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throwaway Redis on loopback (scripts/redis.sh), nothing kept on disk."""
+    home = tempfile.mkdtemp(prefix="shop-test-redis-")
+    script = str(PROJECT_ROOT / "scripts" / "redis.sh")
+    url = subprocess.run([script, "start", home], check=True, capture_output=True, text=True).stdout.strip()
+    yield url
+    subprocess.run([script, "stop", home], check=False)
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def create_postgres_database(admin_url: str) -> str:
     name = f"test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)

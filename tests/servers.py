@@ -77,11 +77,36 @@ class RasaStack:
     def start(self, timeout: float = 300) -> "RasaStack":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._spawn("actions")
-        self._spawn("rasa", [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
-                             "--auth-token", self.token, "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--cors", "*"])
+        self._spawn("rasa", self._rasa_command(self.rasa_port))
         self._wait([f"http://127.0.0.1:{self.action_port}/health", f"{self.url}/status?token={self.token}"], timeout)
         return self
+
+    def _rasa_command(self, port: int) -> list[str]:
+        return [str(VENV_BIN / "rasa"), "run", "--model", str(self.model), "--enable-api", "--auth-token", self.token,
+                "--interface", "127.0.0.1", "--port", str(port), "--endpoints", "endpoints.yml",
+                "--credentials", "credentials.yml", "--cors", "*"]
+
+    def start_rasa(self, name: str, port: int | None = None, timeout: float = 300) -> str:
+        """Another Rasa server (same model, endpoints, action server and environment), or one started
+        again on its old port; returns its URL."""
+        port = port or free_port()
+        self._spawn(name, self._rasa_command(port))
+        url = f"http://127.0.0.1:{port}"
+        self._wait([f"{url}/status?token={self.token}"], timeout)
+        return url
+
+    def kill(self, name: str) -> None:
+        """Stops a server at once, as a crash would (SIGKILL: nothing is flushed)."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait(30)
+
+    def stop_actions(self) -> None:
+        self.kill("actions")
+
+    def start_actions(self, timeout: float = 120) -> None:
+        self._spawn("actions")
+        self._wait([f"http://127.0.0.1:{self.action_port}/health"], timeout)
 
     def restart_actions(self, env: dict[str, str], timeout: float = 120) -> None:
         """A new action server on the same port (e.g. on a fresh shop database); Rasa stays up."""
