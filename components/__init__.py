@@ -3,3 +3,6 @@ tokenizer for every script, an offline multilingual sentence encoder, the tracke
 The logic they wrap lives in bot/. Importing this package also makes a failing action server
 visible to the shopper (components/resilience.py)."""
 from components import resilience  # noqa: F401  (installs itself)
+from bot import logmask
+
+logmask.install()  # no e-mail address or phone number in the Rasa server's log

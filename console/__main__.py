@@ -11,6 +11,7 @@ import os
 
 from aiohttp import web
 
+from bot import logmask
 from bot.config import tracker_store_url
 from bot.db import Database
 from bot.handoff import Agents, Desk
@@ -23,6 +24,7 @@ from console.rasa_client import RasaClient
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logmask.install()
     db = Database()
     services = Services(agents=Agents(db), desk=Desk(db, AfterSales(db, load_policy())), rasa=RasaClient(),
                         translator=Translator(db=db), tracker_store_url=tracker_store_url(),

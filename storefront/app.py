@@ -114,6 +114,11 @@ def make_app(rasa_url: str, secret: str | None, db: Database | None = None, demo
 
 
 def main() -> None:
+    import logging
+
+    from bot import logmask
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logmask.install()
     rasa_url = os.environ.get("RASA_PUBLIC_URL") or os.environ.get("RASA_URL") or "http://127.0.0.1:5005"
     demo_login = os.environ.get("STOREFRONT_DEMO_LOGIN") == "1"
     app = make_app(rasa_url, os.environ.get("CUSTOMER_TOKEN_SECRET") or None, Database() if demo_login else None,
