@@ -756,7 +756,9 @@ def test_messaging_webhook(stack, name):
 def test_socketio_widget_channel(stack):
     cases = socketio_cases(stack, random.Random(f"{SEED}-socketio"))
     start = time.monotonic()
-    problems = asyncio.run(run_socketio(stack, cases))
+    # In a thread of its own: a browser test's Playwright may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as worker:
+        problems = worker.submit(asyncio.run, run_socketio(stack, cases)).result()
     RESULTS["socketio"] = (len(cases) + len(GARBAGE_FRAMES), time.monotonic() - start)
     assert not problems, f"{len(problems)} of {len(cases)} failed:\n" + "\n".join(problems[:40])
 

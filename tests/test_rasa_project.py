@@ -44,8 +44,11 @@ def test_run_command_serves_the_assistant_and_stops_on_ctrl_c(trained_models, tm
            "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'tracker.db'}",
            "DEMO_AGENT_PASSWORD": "demo-agent-password"}
     log = open(tmp_path / "run.log", "w+")
+    # As from a terminal, where Ctrl-C works: a test runner started in the background may have
+    # inherited SIGINT ignored, and a shell cannot trap a signal ignored when it started.
     run = subprocess.Popen([str(PROJECT_ROOT / "scripts" / "run.sh")], cwd=PROJECT_ROOT, env=env,
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 400
         while "Press Ctrl-C to stop." not in (tmp_path / "run.log").read_text():
