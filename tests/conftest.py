@@ -126,9 +126,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"  # screenshots of the browser tests (not in git)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's headless Chromium driven by Playwright (scripts/chromium.sh installs it)."""
+    """Debian's headless Chromium driven by Playwright (scripts/chromium.sh installs it). One per
+    module: Playwright runs an event loop while it is open, which asyncio tests elsewhere must not meet."""
     from playwright.sync_api import sync_playwright
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
