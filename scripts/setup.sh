@@ -22,7 +22,12 @@ find_python310() {
 # against its published integrity hash (no CDN, nothing else from npm).
 webchat=storefront/vendor/rasa-webchat
 if [ ! -f "$webchat/lib/index.js" ]; then
-  command -v npm >/dev/null || { echo "npm is needed once to fetch the chat widget (Debian: apt-get install npm)" >&2; exit 1; }
+  if ! command -v npm >/dev/null; then
+    echo "npm is needed once to fetch the chat widget: installing Debian's npm package..." >&2
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
+  fi
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent rasa-webchat@1.0.1 >/dev/null)
   python3 - "$tmp/rasa-webchat-1.0.1.tgz" <<'PY'
