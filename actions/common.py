@@ -50,13 +50,13 @@ def carry_out(reply: "Reply", tracker: Tracker, number: str | None,
     """Decide the request on the order (if any), carry the decision out, explain it to the shopper;
     the case it opened or updated goes in the `case_number` slot."""
     try:
-        order = after_sales().snapshot(number) if number else None
-        result = after_sales().handle(number, request_for(order), conversation_of(tracker))
+        result = after_sales().handle(number, request_for, conversation_of(tracker))
     except (SQLAlchemyError, OrderNotFound):
         reply.say("service_unavailable")
         return []
     # Without an order to say where the shopper is, times are the support team's.
-    explainer = Explainer(reply.catalog_language, order, zone=after_sales().policy.business_hours.timezone.key)
+    explainer = Explainer(reply.catalog_language, result.order,
+                          zone=after_sales().policy.business_hours.timezone.key)
     for message in explainer.explain(result):
         reply.send(message)
     events = [SlotSet("case_number", result.case_number)] if result.case_number else []

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from bot.address import normalise_postcode
 from bot.db import Database
@@ -48,7 +49,9 @@ class Verifier:
             locked_until = self._locked_until(session, conversation_id, key, now)
             if locked_until:
                 return Verification(False, locked_until=locked_until)
-            order = session.execute(select(Order).where(Order.number_key == key)).scalar_one_or_none()
+            # Only the order's own fields are compared: none of its parts (eager by default) is loaded.
+            order = session.execute(select(Order).where(Order.number_key == key).options(lazyload("*"))) \
+                .scalar_one_or_none()
             ok = order is not None and _matches(order, email, postcode)
             session.add(VerificationAttempt(conversation_id=conversation_id, order_key=key, succeeded=ok, at=now))
             if not ok:

@@ -216,11 +216,13 @@ class Order(Base):
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
     customer = relationship("Customer", back_populates="orders")
-    items = relationship("OrderItem", back_populates="order", order_by="OrderItem.id")
-    shipments = relationship("Shipment", back_populates="order", order_by="Shipment.id")
-    payments = relationship("Payment", back_populates="order", order_by="Payment.id")
-    refunds = relationship("Refund", back_populates="order", order_by="Refund.id")
-    returns = relationship("Return", back_populates="order", order_by="Return.id")
+    # An order is read whole (bot/service.py's snapshot), so its parts load with it, one query
+    # each: half the CPU of per-query loader options, which SQLAlchemy re-processes every time.
+    items = relationship("OrderItem", back_populates="order", order_by="OrderItem.id", lazy="selectin")
+    shipments = relationship("Shipment", back_populates="order", order_by="Shipment.id", lazy="selectin")
+    payments = relationship("Payment", back_populates="order", order_by="Payment.id", lazy="selectin")
+    refunds = relationship("Refund", back_populates="order", order_by="Refund.id", lazy="selectin")
+    returns = relationship("Return", back_populates="order", order_by="Return.id", lazy="selectin")
 
     @property
     def shipping_address(self) -> Address:
@@ -263,7 +265,7 @@ class Shipment(Base):
     intercepted = Column(Boolean, nullable=False, default=False)
 
     order = relationship("Order", back_populates="shipments")
-    events = relationship("TrackingEvent", back_populates="shipment", order_by="TrackingEvent.occurred_at")
+    events = relationship("TrackingEvent", back_populates="shipment", order_by="TrackingEvent.occurred_at", lazy="selectin")
 
 
 class TrackingEvent(Base):
@@ -327,7 +329,7 @@ class Return(Base):
     idempotency_key = Column(String(120), nullable=False, unique=True)
 
     order = relationship("Order", back_populates="returns")
-    items = relationship("ReturnItem", back_populates="return_", order_by="ReturnItem.id")
+    items = relationship("ReturnItem", back_populates="return_", order_by="ReturnItem.id", lazy="selectin")
 
 
 class ReturnItem(Base):

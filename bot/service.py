@@ -17,14 +17,14 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.address import Address
 from bot.db import Database
 from bot.engine import (Action, Decision, Handoff, ItemSnapshot, OrderSnapshot, Override, RefundSnapshot,
                         Request, ReturnItems, ScanSnapshot, decide)
 from bot.models import (Case, CaseEvent, CaseStatus, Order, OrderStatus, PaymentStatus, Priority, Product,
-                        Refund, Return, ReturnItem, Shipment, utcnow)
+                        Refund, Return, ReturnItem, utcnow)
 from bot.policy import PRIORITIES, Policy
 
 # Which case a request opens when the engine does not name one.
@@ -70,6 +70,7 @@ class Result:
     refund_id: int | None = None
     rma_number: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    order: OrderSnapshot | None = None  # the order as the decision saw it, before carrying it out
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ class AfterSales:
 
     # -- deciding and doing -----------------------------------------------------------------------
 
-    def handle(self, order_number: str | None, request: Request, who: Conversation = Conversation()) -> Result:
-        """Decide `request` for the order and carry the decision out, in one transaction."""
+    def handle(self, order_number: str | None, request: Request | Callable[[OrderSnapshot | None], Request],
+               who: Conversation = Conversation()) -> Result:
+        """Decide `request` for the order and carry the decision out, in one transaction. A request
+        that depends on the order (which items, how much) can be given as a function of it: the
+        order is then read once, locked."""
         for attempt in range(2):
             try:
                 with self.db.transaction() as session:
@@ -109,11 +113,14 @@ class AfterSales:
                     raise
         raise AssertionError("unreachable")
 
-    def _handle(self, session: Session, order_number: str | None, request: Request, who: Conversation) -> Result:
+    def _handle(self, session: Session, order_number: str | None, request, who: Conversation) -> Result:
         now = self.clock()
         order = self._load(session, order_number, lock=True) if order_number else None
-        decision = decide(snapshot_of(session, order) if order else None, request, now, self.policy)
-        result = Result(decision)
+        snapshot = snapshot_of(session, order) if order else None
+        if callable(request):
+            request = request(snapshot)
+        decision = decide(snapshot, request, now, self.policy)
+        result = Result(decision, order=snapshot)
         if decision.request in _INFORMATIONAL and not decision.actions:
             return result
 
@@ -143,9 +150,7 @@ class AfterSales:
         return result
 
     def _load(self, session: Session, number: str, lock: bool) -> Order:
-        query = (select(Order).where(Order.number_key == order_key(number))
-                 .options(selectinload(Order.items), selectinload(Order.shipments).selectinload(Shipment.events),
-                          selectinload(Order.payments), selectinload(Order.refunds), selectinload(Order.returns)))
+        query = select(Order).where(Order.number_key == order_key(number))
         if lock:
             query = query.with_for_update(of=Order)
         order = session.execute(query).scalar_one_or_none()

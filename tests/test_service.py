@@ -163,6 +163,23 @@ def test_return_creates_an_rma_and_reserves_the_items(service, demo_db, policy):
     assert third.decision.rule_id == "return.already_returned"
 
 
+def test_a_request_built_from_the_order_sees_it_as_the_decision_does(service):
+    """What the actions do: the items to return are chosen from the order read, locked, in the
+    decision's own transaction; the result carries that order for the explanation."""
+    seen = []
+
+    def return_the_tee(order):
+        seen.append(order)
+        tee = next(i for i in order.items if i.sku == "TEE-ORG-M")
+        return ReturnItems(((tee.id, 1),), "doesnt_fit", "refund")
+
+    before = service.snapshot("SH-10001")
+    result = service.handle("SH-10001", return_the_tee, WHO)
+    assert result.decision.rule_id == "return.within_window" and result.rma_number
+    assert seen == [before] and result.order == before  # the order as it was when decided
+    assert service.snapshot("SH-10001") != before  # and the return was carried out
+
+
 def test_damaged_cheap_item_is_refunded_without_return(service, demo_db):
     snap = service.snapshot("SH-10012")
     case_item = next(i for i in snap.items if i.sku == "CAS-PHN-14")
