@@ -74,10 +74,12 @@ class RasaStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
-    def start(self, timeout: float = 300) -> "RasaStack":
+    def start(self, timeout: float = 300, workers: int = 1) -> "RasaStack":
+        """`workers` > 1: the Rasa server runs that many worker processes (SANIC_WORKERS; they need
+        REDIS_URL in the environment)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._spawn("actions")
-        self._spawn("rasa", self._rasa_command(self.rasa_port))
+        self._spawn("rasa", self._rasa_command(self.rasa_port), {"SANIC_WORKERS": str(workers)})
         self._wait([f"http://127.0.0.1:{self.action_port}/health", f"{self.url}/status?token={self.token}"], timeout)
         return self
 
@@ -117,11 +119,11 @@ class RasaStack:
         self._spawn("actions")
         self._wait([f"http://127.0.0.1:{self.action_port}/health"], timeout)
 
-    def _spawn(self, name: str, command: list[str] | None = None) -> None:
+    def _spawn(self, name: str, command: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         command = command or [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
                               "--port", str(self.action_port)]
         log = open(self.workdir / f"{name}.log", "a")
-        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+        self.processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.env, **(env or {})}, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def _wait(self, urls: list[str], timeout: float) -> None:

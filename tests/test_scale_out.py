@@ -1,7 +1,8 @@
 """The production configuration for real: the case database and Rasa's tracker store on
 PostgreSQL (two databases), Redis as the lock store and socket.io's message bus, two Rasa servers
-and an action server; 100 concurrent conversations in five languages, each message sent to the
-other server than the one before; one Rasa server killed mid-run and started again. The test plays
+(the first with two worker processes, as on a machine with several cores) and an action server;
+100 concurrent conversations in five languages, each message sent to the other server than the one
+before; the second Rasa server killed mid-run and started again. The test plays
 the load balancer: a request the dead server cannot take goes to the other one."""
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def cluster(tmp_path_factory, trained_model, postgres_admin_url, redis_url):
     db = Database(cases_url)
     load_demo(db)
     env = {"DATABASE_URL": cases_url, "TRACKER_STORE_URL": tracker_url, "REDIS_URL": redis_url}
-    stack = RasaStack(trained_model, tmp_path_factory.mktemp("scale-out"), env).start()
+    stack = RasaStack(trained_model, tmp_path_factory.mktemp("scale-out"), env).start(workers=2)
     second = stack.start_rasa("rasa-2")
     yield stack, [stack.url, second], db, tracker_url
     stack.stop()
