@@ -47,6 +47,20 @@ def test_unsupported_languages_are_recognised_not_forced_into_ours(detector):
     assert detector.detect("Πού είναι το δέμα μου;").language == "el"
 
 
+def test_a_message_made_of_our_shoppers_words_is_not_given_to_another_language(detector, monkeypatch):
+    # fastText's small model sometimes reads short Dutch as Finnish, Portuguese as Hungarian.
+    import bot.language as language
+    monkeypatch.setattr(language, "_fasttext_scores", lambda codes, text: {"fi": 0.95, "nl": 0.05})
+    assert detector.detect("mijn pakketje is nog steeds niet bezorgd").language == "nl"
+    assert detector.detect("hyvää päivää, missä pakettini viipyy").language == "fi"
+
+
+def test_shoppers_words_decide_between_close_languages(detector):
+    # Mostly English shop words, but German or Dutch grammar words.
+    assert detector.detect("hallo, mein tracking ist seit einer woche nicht updated").language == "de"
+    assert detector.detect("hoi, mijn tracking is al een week niet geupdate").language == "nl"
+
+
 def test_detection_is_deterministic(detector):
     texts = ["hola", "ciao", "ok merci", "nao chegou", "paket?", "返品", "tak", "danke schön"]
     first = [detector.detect(t) for t in texts]
