@@ -4,10 +4,13 @@ training times. Prints the figures and writes reports/benchmark.md.
 
     .venv/bin/python scripts/benchmark.py            (about 15 minutes: two trainings, two servers)
 
-The workload is a mixed multilingual one: every conversation, in one of the 14 languages, verifies
-and tracks an order, asks to cancel it and to return it (the track and cancel phrases are the flow
-tests', tests/test_flows_e2e.py). Each reply's latency is measured from sending the message to the
-whole REST answer.
+The assistant runs as in production on one machine (README: Scale-out): a Redis lock store (a
+throwaway one, scripts/redis.sh) and one Rasa server with a worker process per core
+(SANIC_WORKERS), beside one action server; conversations in SQLite. The reference runs as `rasa
+init` made it. The workload is a mixed multilingual one: every conversation, in one of the 14
+languages, verifies and tracks an order, asks to cancel it and to return it (the track and cancel
+phrases are the flow tests', tests/test_flows_e2e.py). Each reply's latency is measured from
+sending the message to the whole REST answer.
 """
 from __future__ import annotations
 
@@ -66,6 +69,22 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process and its children (a server's workers) have used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children(pid)))
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -79,14 +98,16 @@ class Server:
         wait_for(health, self.process)
         self.startup_s = time.time() - started
 
-    def stop(self) -> float:
-        peak = peak_rss_mb(self.process.pid)
+    def stop(self) -> list[float]:
+        """Peak memory of each serving process: the server, or each of its workers."""
+        workers = children(self.process.pid)
+        peaks = [peak_rss_mb(pid) for pid in workers] or [peak_rss_mb(self.process.pid)]
         self.process.terminate()
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        return peak
+        return peaks
 
 
 def train(project: Path, out: Path, env: dict, log: Path) -> float:
@@ -179,8 +200,12 @@ def main() -> int:
         load_demo(db)
         db.dispose()
         action_port, rasa_port, reference_port = free_port(), free_port(), free_port()
+        redis_url = subprocess.run([str(ROOT / "scripts" / "redis.sh"), "start", str(work / "redis")], check=True,
+                                   capture_output=True, text=True).stdout.strip()
+        results["workers"] = os.cpu_count() or 1
         ours = {**env, "DATABASE_URL": url, "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-                "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook"}
+                "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook", "REDIS_URL": redis_url,
+                "SANIC_WORKERS": str(results["workers"])}
 
         print("starting the servers...", flush=True)
         reference = Server([str(VENV / "rasa"), "run", "--model", str(reference_model),
@@ -203,10 +228,16 @@ def main() -> int:
         results["levels"] = []
         for level in LEVELS:
             print(f"mixed workload, {level} concurrent conversations...", flush=True)
-            results["levels"].append(load(base, level, MESSAGES_PER_LEVEL[level], list(SUPPORTED)))
+            used = cpu_seconds(rasa.process.pid), cpu_seconds(actions.process.pid)
+            measured = load(base, level, MESSAGES_PER_LEVEL[level], list(SUPPORTED))
+            measured["rasa_cpu_ms"], measured["actions_cpu_ms"] = (
+                (cpu_seconds(server.process.pid) - before) * 1000 / measured["replies"]
+                for server, before in zip((rasa, actions), used))
+            results["levels"].append(measured)
         results["rasa_rss_mb"] = rasa.stop()
         results["actions_rss_mb"] = actions.stop()
     finally:
+        subprocess.run([str(ROOT / "scripts" / "redis.sh"), "stop", str(work / "redis")], check=False)
         shutil.rmtree(work, ignore_errors=True)
 
     report = render(results)
@@ -219,30 +250,39 @@ def main() -> int:
 def render(r: dict) -> str:
     ref, levels = r["reference"], {lv["concurrency"]: lv for lv in r["levels"]}
     one, fifty = levels[1], levels[50]
+    rss, workers = max(r["rasa_rss_mb"]), len(r["rasa_rss_mb"])
     checks = [
         ("p50 at 1 conversation ≤ 1.2 × the reference's p50", f"{one['p50_ms']:.0f} ms vs {ref['p50_ms']:.0f} ms "
          f"(× {one['p50_ms'] / ref['p50_ms']:.1f})", one["p50_ms"] <= TARGETS["p50_vs_reference"] * ref["p50_ms"]),
+        ("the same, like for like: \"hello\"", f"{r['hello']['p50_ms']:.0f} ms vs {ref['p50_ms']:.0f} ms "
+         f"(× {r['hello']['p50_ms'] / ref['p50_ms']:.1f})",
+         r["hello"]["p50_ms"] <= TARGETS["p50_vs_reference"] * ref["p50_ms"]),
         ("p95 at 1 conversation ≤ 250 ms", f"{one['p95_ms']:.0f} ms", one["p95_ms"] <= TARGETS["p95_ms"]),
         ("≥ 30 replies/s with 50 concurrent conversations", f"{fifty['replies_per_s']:.1f}/s",
          fifty["replies_per_s"] >= TARGETS["replies_per_s_at_50"]),
-        ("Rasa server peak RSS ≤ 1.5 GB", f"{r['rasa_rss_mb'] / 1024:.2f} GB",
-         r["rasa_rss_mb"] / 1024 <= TARGETS["rasa_rss_gb"]),
+        ("Rasa server peak RSS ≤ 1.5 GB (each worker process)", f"{rss / 1024:.2f} GB", rss / 1024 <= TARGETS["rasa_rss_gb"]),
     ]
     lines = [f"# Benchmark ({r['date']}, {r['machine']})", "",
+             f"Ours: one Rasa server with {workers} worker processes and a Redis lock store, one action server, "
+             "SQLite. Reference: `rasa init`'s assistant, one process.", "",
              "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {name} | {value} | {'yes' if ok else 'no'} |" for name, value, ok in checks]
-    lines += ["", "| workload | replies | p50 ms | p95 ms | p99 ms | replies/s |", "|---|---|---|---|---|---|",
+    lines += ["", "| workload | replies | p50 ms | p95 ms | p99 ms | replies/s | CPU ms per reply: Rasa + actions |",
+              "|---|---|---|---|---|---|---|",
               f"| reference (`rasa init`), \"hello\", sequential | 100 | {ref['p50_ms']:.0f} | {ref['p95_ms']:.0f} | "
-              f"{ref['p99_ms']:.0f} | |",
+              f"{ref['p99_ms']:.0f} | | |",
               f"| ours, \"hello\", sequential | 100 | {r['hello']['p50_ms']:.0f} | {r['hello']['p95_ms']:.0f} | "
-              f"{r['hello']['p99_ms']:.0f} | |"]
+              f"{r['hello']['p99_ms']:.0f} | | |"]
     lines += [f"| ours, mixed, {lv['concurrency']} concurrent | {lv['replies']} | {lv['p50_ms']:.0f} | {lv['p95_ms']:.0f} | "
-              f"{lv['p99_ms']:.0f} | {lv['replies_per_s']:.1f} |" for lv in r["levels"]]
+              f"{lv['p99_ms']:.0f} | {lv['replies_per_s']:.1f} | {lv['rasa_cpu_ms']:.0f} + {lv['actions_cpu_ms']:.0f} |"
+              for lv in r["levels"]]
     lines += ["", "| | ours | reference |", "|---|---|---|",
               f"| training | {r['training_s']:.0f} s | {r['reference_training_s']:.0f} s |",
               f"| Rasa server start-up (to first answer) | {r['startup_s']:.0f} s | {r['reference_startup_s']:.0f} s |",
-              f"| Rasa server peak RSS | {r['rasa_rss_mb']:.0f} MB | {r['reference_rss_mb']:.0f} MB |",
-              f"| action server start-up, peak RSS | {r['actions_startup_s']:.0f} s, {r['actions_rss_mb']:.0f} MB | |", ""]
+              f"| Rasa server peak RSS | {' + '.join(f'{m:.0f}' for m in r['rasa_rss_mb'])} MB | "
+              f"{r['reference_rss_mb'][0]:.0f} MB |",
+              f"| action server start-up, peak RSS | {r['actions_startup_s']:.0f} s, {r['actions_rss_mb'][0]:.0f} MB | |",
+              ""]
     return "\n".join(lines)
 
 
