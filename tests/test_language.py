@@ -47,11 +47,16 @@ def test_unsupported_languages_are_recognised_not_forced_into_ours(detector):
     assert detector.detect("Πού είναι το δέμα μου;").language == "el"
 
 
-def test_a_message_made_of_our_shoppers_words_is_not_given_to_another_language(detector, monkeypatch):
-    # fastText's small model sometimes reads short Dutch as Finnish, Portuguese as Hungarian.
+def test_a_message_made_of_our_shoppers_words_is_not_given_to_another_language(detector):
+    # fastText's small model alone reads these as Finnish, Hungarian, Slovenian, Romanian (with 0.8+).
     import bot.language as language
-    monkeypatch.setattr(language, "_fasttext_scores", lambda codes, text: {"fi": 0.95, "nl": 0.05})
-    assert detector.detect("mijn pakketje is nog steeds niet bezorgd").language == "nl"
+    cases = {"ja, die bedoel ik": "nl", "nem a pau": "pt", "mein päckli isch no nöd da": "de",
+             "pacote barrado na alfândega 😩": "pt"}
+    others = language._SCRIPTS_ALL[language.OTHER_LATIN]
+    for text, ours in cases.items():
+        other, confidence = language._rank_among(others, language._letters(text))
+        assert other in language.OTHER_LATIN and confidence >= 0.8  # the trap is real
+        assert detector.detect(text).language == ours
     assert detector.detect("hyvää päivää, missä pakettini viipyy").language == "fi"
 
 
