@@ -2,7 +2,7 @@
 stock `rasa init` assistant answering "hello" on the same machine, with memory, start-up and
 training times. Prints the figures and writes reports/benchmark.md.
 
-    .venv/bin/python scripts/benchmark.py            (about 15 minutes: two trainings, two servers)
+    .venv/bin/python scripts/benchmark.py            (about 10 minutes: two trainings, two servers)
 
 The assistant runs as in production on one machine (README: Scale-out): a Redis lock store (a
 throwaway one, scripts/redis.sh) and one Rasa server with a worker process per core
