@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse
 
 from bot.limits import MAX_SENDER_CHARS, clean_sender, clean_text
 from channels.common import PLATFORM_PREFIXES, guarded, parse_json, with_server_limits
+from components.redelivery import CLIENT_ID_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class RestInput(RasaRestInput):
             metadata = body.get("metadata")
             if metadata is not None and not isinstance(metadata, dict):
                 return _refused(400, "metadata must be a JSON object")
+            message_id = body.get("message_id")  # a retry with the same id is answered once
+            if message_id is not None and clean_sender(message_id) is None:
+                return _refused(400, f"message_id must be 1 to {MAX_SENDER_CHARS} letters, digits or ._:@+=~-")
+            named = {"message_id": CLIENT_ID_PREFIX + message_id} if message_id is not None else {}
 
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(self.stream_response(on_new_message, text, sender, self.name(), metadata),
@@ -70,7 +75,7 @@ class RestInput(RasaRestInput):
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                                 metadata=metadata))
+                                                 metadata=metadata, **named))
             except CancelledError:
                 logger.error("rest: handling a message from %s timed out", sender)
             except Exception:  # noqa: BLE001 - as Rasa's: the client gets what was said so far

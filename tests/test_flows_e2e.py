@@ -432,3 +432,23 @@ def test_a_signed_storefront_token_skips_the_check_for_the_customers_own_orders(
     shopper.says(f"{SAY[language]['track']} SH-10018", "ask_proof")
     forged = Shopper(stack, language, {"customData": {"customer_token": token[:-2] + "xx"}})
     forged.says(SAY[language]["track"], "ask_order_number")
+
+
+def test_a_retried_message_is_answered_once(stack):
+    """A client (or a load balancer) that resends a message after a broken connection, with the
+    same message_id, gets the same answer, and the conversation holds the message once."""
+    import urllib.error
+
+    from tests.servers import http_json
+    sender = stack.new_sender()
+    payload = {"sender": sender, "message": "hello", "message_id": "turn-1"}
+    first = http_json(f"{stack.url}/webhooks/rest/webhook", payload)
+    again = http_json(f"{stack.url}/webhooks/rest/webhook", payload)
+    assert first and again == first
+    user_texts = lambda: [e["text"] for e in stack.tracker(sender)["events"] if e["event"] == "user"]  # noqa: E731
+    assert user_texts() == ["hello"]
+    stack.send(sender, "hello")  # a message without an id is handled every time
+    assert user_texts() == ["hello", "hello"]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        http_json(f"{stack.url}/webhooks/rest/webhook", {**payload, "message_id": "<script>"})
+    assert refused.value.code == 400

@@ -54,7 +54,9 @@ class Balancer:
         for attempt in range(60):
             server = self.servers[(first + attempt) % len(self.servers)]
             try:
-                replies = http_json(f"{server}/webhooks/rest/webhook", {"sender": sender, "message": message}, 120)
+                # Named, as a retry after a broken connection may reach a message already handled.
+                replies = http_json(f"{server}/webhooks/rest/webhook",
+                                    {"sender": sender, "message": message, "message_id": f"{sender}-{turn}"}, 120)
                 return server, [r.get("text", "") for r in replies]
             except (urllib.error.URLError, ConnectionError) as failure:
                 if isinstance(failure, urllib.error.HTTPError):
