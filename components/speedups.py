@@ -1,5 +1,5 @@
 """Three costs Rasa 3.6 pays on every message that buy nothing, removed without changing what it
-does (measured with py-spy under the benchmark, scripts/benchmark.py; README: Performance).
+does (measured with py-spy under the benchmark, scripts/benchmark.py; README: Benchmark).
 
 - Action server replies: Rasa validates each with `jsonschema.validate`, which re-checks the schema
   itself against the JSON Schema metaschema every time, then tries every event against all 23 event
