@@ -25,6 +25,28 @@ def test_training_data_and_domain_validate_without_warnings():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+def test_no_held_out_message_is_in_the_training_data():
+    """The held-out split only measures generalization while training never sees its messages, not
+    even respelt: compared without case, accents, punctuation or spacing."""
+    import re
+
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot.language import SUPPORTED
+    from components.intent_classifier import fold
+
+    def normalised(path):
+        return {re.sub(r"\W+", "", fold(m.get("text"))): m.get("text")
+                for m in load_data(str(path)).training_examples if m.get("text")}
+
+    for language in SUPPORTED:
+        training = normalised(PROJECT_ROOT / "data" / "nlu" / f"{language}.yml")
+        held_out = normalised(PROJECT_ROOT / "tests" / "nlu_heldout" / f"{language}.yml")
+        assert len(training) > 1000 and len(held_out) > 200
+        shared = sorted(training[key] for key in training.keys() & held_out.keys())
+        assert not shared, f"{language}: {len(shared)} held-out messages in training: {shared[:5]}"
+
+
 def test_conversation_stories_pass(trained_model, tmp_path):
     result = rasa("test", "core", "--stories", "tests/stories", "--model", str(trained_model),
                   "--fail-on-prediction-errors", "--out", str(tmp_path))
