@@ -102,7 +102,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return chars, words
 
     def _ngrams(self, messages: List[Message]) -> csr_matrix:
-        chars, words = self._texts(messages)
+        return self._ngrams_of(*self._texts(messages))
+
+    def _ngrams_of(self, chars: List[str], words: List[str]) -> csr_matrix:
         return hstack([self.vectorizers["chars"].transform(chars), self.vectorizers["words"].transform(words)]).tocsr()
 
     @staticmethod
@@ -156,7 +158,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         }
         for vectorizer in self.vectorizers.values():
             vectorizer.stop_words_ = None  # the n-grams min_df dropped: only needed to explain, and large
-        ngrams, dense = self._ngrams(examples), self._dense(examples)
+        ngrams, dense = self._ngrams_of(chars, words), self._dense(examples)
         extra_ngrams, extra_dense, originals = self._typed_without_accents(examples, ngrams, dense)
         features = vstack([self._join(ngrams, dense), self._join(extra_ngrams, extra_dense)]).tocsr()
         labels = np.concatenate([labels, labels[originals]])
