@@ -32,6 +32,9 @@ FORM = "request_form"
 SURE, SURE_FOR_FREE_TEXT = 0.6, 0.85
 # Intents the rules answer in the middle of a form (data/rules.yml), after which the form asks again.
 RULE_INTENTS = ("greet", "thank", "out_of_scope", "human_handoff", "complaint")
+# A street, a city or a reason in the shopper's words lies outside the shopping vocabulary by nature
+# ("Madrid" reads like "when does Madrid play"), so there it is an answer, never out of scope.
+RULE_INTENTS_AMID_FREE_TEXT = set(RULE_INTENTS) - {"out_of_scope"}
 YES_NO = {"affirm": True, "deny": False}
 ORDERS_OFFERED = 5  # a verified customer's latest orders, as buttons
 _REJECT = object()
@@ -164,7 +167,7 @@ class FormTurn:
             self.reply.say("goodbye")
             self.set(request=None)
             return None
-        if self.sure(RULE_INTENTS, slot):
+        if self.sure(RULE_INTENTS_AMID_FREE_TEXT if slot in FREE_TEXT_SLOTS else RULE_INTENTS, slot):
             return _REJECT
         value = self.parse(slot)
         if value is None:

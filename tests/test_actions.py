@@ -102,6 +102,25 @@ async def test_a_greeting_mid_form_is_left_to_the_rules(shop):
     assert dispatcher.messages == []
 
 
+async def test_a_city_read_as_out_of_scope_is_still_the_answer_to_the_city_question(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "change_address", "requested_slot": "addr_city", "current_order": "SH-10003",
+                            "addr_line1": "Calle Mayor 12"}, "Madrid", "out_of_scope", confidence=0.97)
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert events["addr_city"] == "Madrid" and events["requested_slot"] == "addr_postcode"
+
+
+async def test_out_of_scope_mid_form_is_left_to_the_rules_where_the_answer_is_a_choice(shop):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker({"request": "track", "requested_slot": "proof", "order_number": "SH-10003"},
+                           "what's the weather tomorrow", "out_of_scope", confidence=0.97)
+    assert await ValidateRequestForm().run(dispatcher, tracker, {}) == []
+
+
 async def test_a_wrong_proof_gets_the_neutral_answer_and_no_data(shop):
     from actions.flows import ValidateRequestForm
 
