@@ -139,13 +139,31 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.model_selection import StratifiedGroupKFold
         from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if not examples:
             return self._resource
+        features, labels, groups = self._training_matrix(examples)
+        folds = StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,
+                                     random_state=self.config["random_state"])
+        svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
+        # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
+        self.classifier = CalibratedClassifierCV(svm, cv=list(folds.split(features, labels, groups)),
+                                                 method="sigmoid", ensemble=False)
+        self.classifier.fit(features, labels)
+        for calibrated in self.classifier.calibrated_classifiers_:
+            svm = calibrated.base_estimator  # sklearn 1.1's name
+            svm.coef_ = svm.coef_.astype(np.float32)  # half the memory; float32 is ample for a margin
+        self.persist()
+        return self._resource
+
+    def _training_matrix(self, examples: List[Message]) -> tuple[csr_matrix, np.ndarray, np.ndarray]:
+        """Fits the vectorizers; returns the features of the examples and of their accent-free
+        copies, the labels, and a group per row that puts each copy with its original."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         labels = np.asarray([e.get(INTENT) for e in examples])  # sklearn 1.1 miscounts a plain list
         chars, words = self._texts(examples)
         self.vectorizers = {
@@ -161,21 +179,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         ngrams, dense = self._ngrams_of(chars, words), self._dense(examples)
         extra_ngrams, extra_dense, originals = self._typed_without_accents(examples, ngrams, dense)
         features = vstack([self._join(ngrams, dense), self._join(extra_ngrams, extra_dense)]).tocsr()
-        labels = np.concatenate([labels, labels[originals]])
         # A copy calibrates in the same fold as its original, or calibration would grade what it trained on.
         groups = np.concatenate([np.arange(len(examples)), originals])
-        folds = StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,
-                                     random_state=self.config["random_state"])
-        svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
-        # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
-        self.classifier = CalibratedClassifierCV(svm, cv=list(folds.split(features, labels, groups)),
-                                                 method="sigmoid", ensemble=False)
-        self.classifier.fit(features, labels)
-        for calibrated in self.classifier.calibrated_classifiers_:
-            svm = calibrated.base_estimator  # sklearn 1.1's name
-            svm.coef_ = svm.coef_.astype(np.float32)  # half the memory; float32 is ample for a margin
-        self.persist()
-        return self._resource
+        return features, np.concatenate([labels, labels[originals]]), groups
 
     def process(self, messages: List[Message]) -> List[Message]:
         todo = [m for m in messages if m.get(TEXT)]

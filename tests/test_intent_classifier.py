@@ -1,0 +1,61 @@
+"""The intent classifier's training matrix, built by the real tokenizer and sentence encoder."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.encoder import embed
+from components.intent_classifier import LinearIntentClassifier, fold
+from components.sentence_encoder import SentenceEncoderFeaturizer
+from components.tokenizer import MultilingualTokenizer
+
+EXAMPLES = [("siparişim nerede", "track_order"), ("where is my parcel", "track_order"),
+            ("où est mon colis", "track_order"), ("siparişimi iptal edin", "cancel_order"),
+            ("cancel my order please", "cancel_order"), ("zamówienie chcę anulować", "cancel_order"),
+            ("أريد إلغاء الطلب", "cancel_order")]  # the Arabic has a hamza seat: folded, it is "اريد الغاء"
+
+
+@pytest.fixture
+def featurized(tmp_path):
+    storage, context = LocalModelStorage(tmp_path), ExecutionContext(GraphSchema({}), node_name="test")
+    data = TrainingData([Message.build(text, intent) for text, intent in EXAMPLES])
+    tokenizer = MultilingualTokenizer.create(MultilingualTokenizer.get_default_config(), storage, Resource("tok"),
+                                             context)
+    encoder = SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "alias": "use"},
+                                               storage, Resource("use"), context)
+    encoder.process_training_data(tokenizer.process_training_data(data))
+    classifier = LinearIntentClassifier.create({"min_df": 1, "calibration_folds": 2}, storage, Resource("clf"), context)
+    return classifier, data, lambda messages: encoder.process(tokenizer.process(messages))
+
+
+def test_accented_examples_are_also_trained_as_typed_without_accents(featurized):
+    classifier, data, _ = featurized
+    features, labels, groups = classifier._training_matrix(data.intent_examples)
+    accented = [i for i, (text, _) in enumerate(EXAMPLES) if fold(text) != text.lower()]
+    assert [EXAMPLES[i][0] for i in accented] == ["siparişim nerede", "où est mon colis", "siparişimi iptal edin",
+                                                  "zamówienie chcę anulować", "أريد إلغاء الطلب"]
+    assert features.shape[0] == len(EXAMPLES) + len(accented)
+    assert list(groups[len(EXAMPLES):]) == accented  # each copy calibrates in its original's fold
+    assert list(labels[len(EXAMPLES):]) == [EXAMPLES[i][1] for i in accented]
+
+    dim = embed(["x"]).shape[1]
+    dense, ngrams = features[:, -dim:].toarray(), features[:, :-dim].toarray()
+    for copy, original in enumerate(accented, start=len(EXAMPLES)):
+        assert np.array_equal(ngrams[copy], ngrams[original])  # the n-grams are folded already
+        expected = embed([fold(EXAMPLES[original][0])])[0] * classifier.config["dense_weight"]
+        assert np.allclose(dense[copy], expected, atol=1e-5)  # the encoder read the accent-free spelling
+        assert not np.allclose(dense[copy], dense[original], atol=1e-3)
+
+
+def test_a_trained_classifier_ranks_every_intent_with_probabilities(featurized):
+    classifier, data, featurize = featurized
+    classifier.train(data)
+    [message] = classifier.process(featurize([Message.build("siparisim nerede")]))
+    ranking = message.get("intent_ranking")
+    assert {r["name"] for r in ranking} == {"track_order", "cancel_order"}
+    assert message.get("intent") == ranking[0] and abs(sum(r["confidence"] for r in ranking) - 1) < 1e-6
