@@ -125,11 +125,11 @@ def _all_rendered(language: str) -> set[str]:
 
 
 # Measured on the held-out split by scripts/evaluate_nlu.py (README: Understanding): intent accuracy
-# 92.5% (tr) to 98.3% (en, es, de), language ID on 3+ words 98.8% to 100%. The floors sit a little under the
-# weakest language so a regression in data, pipeline or detector fails here; the targets (95%, 99%)
-# are not met in every language yet.
-INTENT_ACCURACY_FLOOR = 0.88
-LANGUAGE_ID_FLOOR = 0.97
+# 91.8% (tr) to 98.5% (en), language ID on 3+ words 99.2% to 100%. The floors sit a little under the
+# weakest language so a regression in data, pipeline or detector fails here; the intent target (95%)
+# is not met in every language yet.
+INTENT_ACCURACY_FLOOR = 0.89
+LANGUAGE_ID_FLOOR = 0.98
 
 
 @pytest.mark.parametrize("language", sorted(SENTENCES))
