@@ -70,6 +70,17 @@ def mask_data(text: str) -> str:
     return text
 
 
+# A message with no letter or digit means only what the training data made its symbols mean (👍 yes,
+# 👎 no, 😡 anger); "...", "???" or "🤔" would otherwise get a guess, and "..." must not confirm a
+# cancellation. Such a message gets confidence 0 and so the fallback, which asks again.
+_WORDLESS = re.compile(r"^[\W_]+$")
+
+
+def _symbols(text: str) -> set:
+    """The symbols that carry meaning: skin tones, emoji variation selectors and joiners do not."""
+    return {ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in ("Sk", "Mn", "Me", "Cf")}
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
@@ -85,10 +96,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 "calibration_folds": 5, "ranking_length": 10, "random_state": 1}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 vectorizers=None, classifier=None) -> None:
+                 vectorizers=None, classifier=None, symbols=()) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage, self._resource = model_storage, resource
         self.vectorizers, self.classifier = vectorizers, classifier
+        self.symbols = set(symbols)  # the characters of the wordless training examples
 
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -146,6 +158,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if not examples:
             return self._resource
         features, labels, groups = self._training_matrix(examples)
+        self.symbols = set().union(*(_symbols(e.get(TEXT)) for e in examples if _WORDLESS.match(e.get(TEXT))))
         folds = StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,
                                      random_state=self.config["random_state"])
         svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
@@ -189,16 +202,25 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return messages
         probabilities = self.classifier.predict_proba(self._matrix(todo))
         for message, row in zip(todo, probabilities):
+            if self._meaningless(message.get(TEXT)):
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
+                continue
             ranking = sorted(({"name": name, "confidence": float(p)} for name, p in zip(self.classifier.classes_, row)),
                              key=lambda r: -r["confidence"])
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
         return messages
 
+    def _meaningless(self, text: str) -> bool:
+        symbols = _symbols(text)
+        return bool(_WORDLESS.match(text)) and not (symbols and symbols <= self.symbols)
+
     def persist(self) -> None:
         import skops.io as sio
         with self._model_storage.write_to(self._resource) as directory:
-            sio.dump({"vectorizers": self.vectorizers, "classifier": self.classifier}, directory / "linear_intent.skops")
+            sio.dump({"vectorizers": self.vectorizers, "classifier": self.classifier,
+                      "symbols": sorted(self.symbols)}, directory / "linear_intent.skops")
 
     @classmethod
     def load(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -216,4 +238,5 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         except ValueError:
             logger.warning("No trained intent classifier found; every message will fall back.")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"])
+        return cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"],
+                   saved.get("symbols", ()))  # a model from before the symbols: none has a meaning

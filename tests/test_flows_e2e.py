@@ -220,6 +220,21 @@ def test_cancel_declined_keeps_the_order(stack, shop):
 
 
 @in_five_languages
+def test_a_reply_without_words_confirms_nothing(stack, shop):
+    language, db = shop
+    shopper = Shopper(stack, language)
+    shopper.says(f"{SAY[language]['cancel']} SH-10014", "ask_proof")
+    shopper.says("wang.fang@example.com", "ask_cancel_reason")
+    shopper.says("3", "ask_confirm_cancel")
+    for shrug in ("...", "🤔", "??"):  # the bot must not read a yes into these
+        shopper.says(shrug, "not_understood", "ask_confirm_cancel")  # said so, and asked again
+        assert "confirmed" not in shopper.slots or shopper.slots["confirmed"] is None, (language, shrug)
+        assert order(db, "SH-10014").status.value == "processing"
+    shopper.says(SAY[language]["no"], "cancel_kept")
+    assert order(db, "SH-10014").status.value == "processing"
+
+
+@in_five_languages
 def test_a_shipped_order_cannot_be_cancelled(stack, shop):
     language, db = shop
     shopper = Shopper(stack, language)

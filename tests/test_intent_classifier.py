@@ -17,7 +17,8 @@ from components.tokenizer import MultilingualTokenizer
 EXAMPLES = [("siparişim nerede", "track_order"), ("where is my parcel", "track_order"),
             ("où est mon colis", "track_order"), ("siparişimi iptal edin", "cancel_order"),
             ("cancel my order please", "cancel_order"), ("zamówienie chcę anulować", "cancel_order"),
-            ("أريد إلغاء الطلب", "cancel_order")]  # the Arabic has a hamza seat: folded, it is "اريد الغاء"
+            ("أريد إلغاء الطلب", "cancel_order"),  # the Arabic has a hamza seat: folded, it is "اريد الغاء"
+            ("👍", "affirm"), ("yes 👍", "affirm"), ("👎", "deny"), ("no thanks", "deny")]
 
 
 @pytest.fixture
@@ -57,6 +58,16 @@ def test_a_trained_classifier_ranks_every_intent_with_probabilities(featurized):
     classifier.train(data)
     [message] = classifier.process(featurize([Message.build("siparisim nerede")]))
     ranking = message.get("intent_ranking")
-    assert {r["name"] for r in ranking} == {"track_order", "cancel_order"}
+    assert {r["name"] for r in ranking} == {"track_order", "cancel_order", "affirm", "deny"}
     assert message.get("intent") == ranking[0] and ranking[0]["name"] == "track_order"  # typed without the ş
     assert abs(sum(r["confidence"] for r in ranking) - 1) < 1e-6
+
+
+def test_symbols_the_training_data_never_gave_a_meaning_get_no_intent(featurized):
+    classifier, data, featurize = featurized
+    classifier.train(data)
+    texts = ["👍🏻", "👍 👍", "...", "???", "🤔", "👍?", "1", "ok..."]
+    intents = [m.get("intent") for m in classifier.process(featurize([Message.build(t) for t in texts]))]
+    assert [i["name"] for i in intents[:2]] == ["affirm", "affirm"]  # a skin tone does not change a thumb
+    assert intents[2:6] == [{"name": None, "confidence": 0.0}] * 4  # so the fallback asks again
+    assert all(i["name"] and i["confidence"] > 0 for i in intents[6:])  # digits and words are classified
