@@ -64,6 +64,42 @@ def fold(text: str) -> str:
     return "".join(_fold_char(ch) for ch in unicodedata.normalize("NFKC", text).lower())
 
 
+# Words a negation governs are other words: in "please do not cancel my order" the shopper does not
+# ask to cancel, yet "cancel" and "my order" are the cancel request's strongest features. Up to three
+# words after a negation word, within its clause, are marked "¬word" (the classic scope marking of
+# bag-of-words sentiment models). Only words that negate in every language where they occur: not
+# French "ne" (Turkish "what") nor Arabic "ما" ("what"); suffix negation (tr, ja, ko) is in the
+# character n-grams already.
+_NEGATIONS = frozenset({"not", "never", "no", "dont", "didnt", "doesnt", "cant", "wont", "non", "nao", "nunca",
+                        "nicht", "kein", "keine", "keinen", "niet", "geen", "nie", "не", "нет",
+                        "不", "不要", "不用", "别", "没", "没有", "لا", "مش", "لم", "لن", "مو"})
+_CLAUSE_END = re.compile(r"[,.;:!?¿¡،؛。，、！？]")
+_BUT = frozenset({"but", "pero", "mais", "aber", "mas", "maar", "ale", "но", "但是", "لكن"})
+_SCOPE = 3
+
+
+def scoped_words(text: str, tokens) -> List[str]:
+    """The message's words, folded, those a negation governs marked "¬"."""
+    words, left, previous_end = [], 0, None
+    for token in tokens:
+        word = fold(token.text).replace("’", "'")
+        if previous_end is not None and _CLAUSE_END.search(text[previous_end:token.start]):
+            left = 0
+        previous_end = token.end
+        bare = word.replace("'", "")
+        if bare in _BUT:
+            left = 0
+        if bare in _NEGATIONS or word.endswith("n't"):
+            words.append(word)
+            left = _SCOPE
+        elif left and not any(ch.isdigit() or ch == "@" for ch in word):  # data is masked later, as data
+            words.append("¬" + word)
+            left -= 1
+        else:
+            words.append(word)
+    return words
+
+
 def mask_data(text: str) -> str:
     for pattern, placeholder in _DATA:
         text = pattern.sub(placeholder, text)
@@ -110,7 +146,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @staticmethod
     def _texts(messages: List[Message]) -> tuple[List[str], List[str]]:
         chars = [mask_data(fold(m.get(TEXT))) for m in messages]
-        words = [mask_data(fold(" ".join(t.text for t in m.get(TOKENS_NAMES[TEXT]) or []))) for m in messages]
+        words = [mask_data(" ".join(scoped_words(m.get(TEXT), m.get(TOKENS_NAMES[TEXT]) or []))) for m in messages]
         return chars, words
 
     def _ngrams(self, messages: List[Message]) -> csr_matrix:

@@ -71,3 +71,20 @@ def test_symbols_the_training_data_never_gave_a_meaning_get_no_intent(featurized
     assert [i["name"] for i in intents[:2]] == ["affirm", "affirm"]  # a skin tone does not change a thumb
     assert intents[2:6] == [{"name": None, "confidence": 0.0}] * 4  # so the fallback asks again
     assert all(i["name"] and i["confidence"] > 0 for i in intents[6:])  # digits and words are classified
+
+
+@pytest.mark.parametrize("text, words", [
+    ("please do not cancel my order", "please do not ¬cancel ¬my ¬order"),
+    ("dont cancel SH-10482 pls", "dont ¬cancel #ref ¬pls"),  # the order number stays data
+    ("No, I want to cancel it", "no i want to cancel it"),  # the comma ends the clause "no" was
+    ("it hasn't arrived, the tracking says delivered", "it hasn't ¬arrived the tracking says delivered"),
+    ("no llegó pero ya me cobraron", "no ¬llego pero ya me cobraron"),
+    ("bitte nicht stornieren", "bitte nicht ¬stornieren"),
+    ("不要取消订单", "不要 ¬取消 ¬订单"),
+    ("ne zaman gelir siparişim", "ne zaman gelir siparisim"),  # Turkish "ne" asks "what", it does not negate
+])
+def test_words_a_negation_governs_are_features_of_their_own(featurized, text, words):
+    classifier, _, featurize = featurized
+    [message] = featurize([Message.build(text)])
+    _, [word_text] = classifier._texts([message])
+    assert word_text.split() == words.split()
