@@ -30,6 +30,7 @@ FORM = "request_form"
 # How sure the understanding must be before a message is taken as something other than an answer
 # (higher where the answer is the shopper's own words: a street name can look like anything).
 SURE, SURE_FOR_FREE_TEXT = 0.6, 0.85
+LIKELY = 0.3  # config.yml's fallback threshold: the bar any reading must clear to be taken at all
 # Intents the rules answer in the middle of a form (data/rules.yml), after which the form asks again.
 RULE_INTENTS = ("greet", "thank", "out_of_scope", "human_handoff", "complaint")
 # A street, a city or a reason in the shopper's words lies outside the shopping vocabulary by nature
@@ -154,12 +155,16 @@ class FormTurn:
         if corrected:
             return None
         if slot == "confirmed":
-            if self.intent in YES_NO and not self.sure(RULE_INTENTS):
-                if self.kind == "change_address" and self.intent == "deny":
+            # A wrong no costs a question, a wrong yes an order: "no" is taken whenever it is a likely
+            # reading ("actually please don't cancel it": cancel 0.52, no 0.48), "yes" only when it is first.
+            likely_no = self.probability("deny") >= LIKELY and not self.sure(("affirm",))
+            answer = "deny" if likely_no else self.intent if self.intent in YES_NO else None
+            if answer and not self.sure(RULE_INTENTS):
+                if self.kind == "change_address" and answer == "deny":
                     # "No" to the address read back: something in it is wrong, so take it again.
                     self.set(**{s: None for s in ("addr_line1", "addr_city", "addr_postcode", "addr_region")})
                 else:
-                    self.set(confirmed=YES_NO[self.intent])
+                    self.set(confirmed=YES_NO[answer])
                 return None
         if self.sure(("deny",), slot) and slot != "confirmed":
             return self.another_order_or_stop()
@@ -174,6 +179,10 @@ class FormTurn:
             self.reply.say("not_understood")
         self.set(**{slot: value})
         return None
+
+    def probability(self, intent: str) -> float:
+        ranking = (self.tracker.latest_message or {}).get("intent_ranking") or []
+        return next((float(r.get("confidence") or 0) for r in ranking if r.get("name") == intent), 0.0)
 
     def another_order_or_stop(self):
         email = self.values.get("customer_email")

@@ -56,9 +56,10 @@ def shop(tmp_path, monkeypatch):
     after_sales.cache_clear(), verifier.cache_clear()
 
 
-def form_tracker(slots: dict, text: str, intent: str, entities=(), confidence: float = 0.9) -> Tracker:
+def form_tracker(slots: dict, text: str, intent: str, entities=(), confidence: float = 0.9, ranking=()) -> Tracker:
     """The tracker validate_request_form gets right after a shopper's message."""
-    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": list(entities)}
+    message = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": list(entities),
+               "intent_ranking": [{"name": name, "confidence": p} for name, p in ranking]}
     events = [{"event": "user", "text": text, "parse_data": message}, {"event": "action", "name": "request_form"}]
     return Tracker(sender_id="conv-1", slots={"language": "en", **slots}, latest_message=message, events=events,
                    paused=False, followup_action=None, active_loop={"name": "request_form"},
@@ -130,6 +131,30 @@ async def test_a_wrong_proof_gets_the_neutral_answer_and_no_data(shop):
     events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
     assert "current_order" not in events and events["requested_slot"] == "proof"
     assert [m["text"] for m in dispatcher.messages] == [render("verification_failed", "en")]
+
+
+@pytest.mark.parametrize("ranking, confirmed", [
+    ([("cancel_order", 0.52), ("deny", 0.48)], False),  # "no" a likely reading, though second: no
+    ([("nlu_fallback", 0.3), ("cancel_order", 0.4), ("deny", 0.35)], False),
+    ([("affirm", 0.5), ("deny", 0.45)], False),  # an unsure yes with a likely no
+    ([("affirm", 0.65), ("deny", 0.33)], True),
+    ([("affirm", 0.45), ("deny", 0.1)], True),
+    ([("nlu_fallback", 0.3), ("affirm", 0.29), ("cancel_order", 0.28)], None),  # a yes the bot is unsure of: asked again
+    ([("cancel_order", 0.5), ("affirm", 0.3), ("deny", 0.2)], None),
+])
+async def test_at_a_confirmation_a_likely_no_is_a_no_and_an_unsure_yes_is_asked_again(shop, ranking, confirmed):
+    from actions.flows import ValidateRequestForm
+
+    dispatcher = CollectingDispatcher()
+    [(intent, confidence), *_] = ranking
+    tracker = form_tracker({"request": "cancel", "requested_slot": "confirmed", "current_order": "SH-10003",
+                            "verified_orders": ["SH-10003"], "cancel_reason": "found_cheaper"},
+                           "actually please don't cancel it", intent, confidence=confidence, ranking=ranking)
+    events = slot_events(await ValidateRequestForm().run(dispatcher, tracker, {}))
+    assert events.get("confirmed") is confirmed
+    if confirmed is None:
+        assert dispatcher.messages[0]["text"] == render("not_understood", "en")
+        assert events["requested_slot"] == "confirmed"
 
 
 async def test_carrying_out_a_cancellation_changes_the_shop(shop):
