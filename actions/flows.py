@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import Reply, after_sales, carry_out, language_of, verifier
 from bot.address import ADDRESS_FORMATS, Address, normalise_postcode, postcode_is_valid
+from bot.config import fallback_threshold
 from bot.engine import OrderSnapshot
 from bot.explain import Button, Explainer
 from bot.flows import (CANCEL_REASONS, FLOW_SLOTS, FREE_TEXT_SLOTS, REQUEST_OF_INTENT, Slots, build_request,
@@ -30,7 +31,7 @@ FORM = "request_form"
 # How sure the understanding must be before a message is taken as something other than an answer
 # (higher where the answer is the shopper's own words: a street name can look like anything).
 SURE, SURE_FOR_FREE_TEXT = 0.6, 0.85
-LIKELY = 0.3  # config.yml's fallback threshold: the bar any reading must clear to be taken at all
+LIKELY = fallback_threshold()  # the bar any reading must clear to be taken at all
 # Intents the rules answer in the middle of a form (data/rules.yml), after which the form asks again.
 RULE_INTENTS = ("greet", "thank", "out_of_scope", "human_handoff", "complaint")
 # A street, a city or a reason in the shopper's words lies outside the shopping vocabulary by nature

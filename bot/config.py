@@ -21,3 +21,11 @@ def tracker_store_url() -> str:
     """TRACKER_STORE_URL: where Rasa keeps conversations (its own database, never the case database);
     default: an embedded SQLite file in var/."""
     return os.environ.get("TRACKER_STORE_URL") or f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
+
+
+def fallback_threshold() -> float:
+    """The confidence below which config.yml's FallbackClassifier says it did not understand."""
+    import yaml
+
+    pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
+    return float(next(c["threshold"] for c in pipeline if c["name"] == "FallbackClassifier"))
