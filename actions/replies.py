@@ -55,7 +55,24 @@ def _something_was_resolved(tracker: Tracker) -> bool:
 
 
 class ActionGoodbye(EndOfConversation):
+    """"İyi günler", "buenas", "good day" open a chat as often as they close one: a farewell that is
+    the shopper's first message in the conversation is answered as the greeting it is."""
+
     key = "goodbye"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list:
+        if _opens_the_conversation(tracker):
+            return await ActionGreet().run(dispatcher, tracker, domain)
+        return await super().run(dispatcher, tracker, domain)
+
+
+def _opens_the_conversation(tracker: Tracker) -> bool:
+    turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        turns += event.get("event") == "user"
+    return turns <= 1
 
 
 class ActionThank(EndOfConversation):

@@ -5,7 +5,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import ActionFallback, ActionGreet
+from actions.replies import ActionFallback, ActionGoodbye, ActionGreet
 from bot.i18n import render
 
 
@@ -39,6 +39,21 @@ async def test_no_language_yet_means_english():
     dispatcher = CollectingDispatcher()
     await ActionGreet().run(dispatcher, tracker(None), {})
     assert [m["text"] for m in dispatcher.messages] == [render("greet", "en")]
+
+
+@pytest.mark.parametrize("earlier_turns, key", [(0, "greet"), (1, "goodbye")])
+async def test_a_farewell_that_opens_the_conversation_is_answered_as_a_greeting(earlier_turns, key):
+    """"iyi günler" is hello and goodbye; as the first thing a shopper says it can only be hello."""
+    def user(text):
+        return {"event": "user", "text": text, "parse_data": {"intent": {"name": "goodbye"}}}
+    events = [{"event": "user", "text": "eski oturum"}, {"event": "action", "name": "action_session_start"},
+              {"event": "session_started"}]
+    events += [user("siparişim nerede"), {"event": "bot", "text": "..."}] * earlier_turns + [user("iyi günler")]
+    conversation = Tracker(sender_id="s1", slots={"language": "tr"}, latest_message=events[-1], events=events,
+                           paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen")
+    dispatcher = CollectingDispatcher()
+    await ActionGoodbye().run(dispatcher, conversation, {})
+    assert [m["text"] for m in dispatcher.messages] == [render(key, "tr")]
 
 
 # ---- the flow actions, on a real demo shop ------------------------------------------------------
