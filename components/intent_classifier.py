@@ -106,6 +106,16 @@ def mask_data(text: str) -> str:
     return text
 
 
+def _chars(text: str) -> str:
+    """The text the character n-grams are taken on."""
+    return mask_data(fold(text))
+
+
+def _words(words: List[str]) -> str:
+    """The text the word n-grams are taken on."""
+    return mask_data(" ".join(words))
+
+
 # A message with no letter or digit means only what the training data made its symbols mean (👍 yes,
 # 👎 no, 😡 anger); "...", "???" or "🤔" would otherwise get a guess, and "..." must not confirm a
 # cancellation. Such a message gets confidence 0 and so the fallback, which asks again.
@@ -128,8 +138,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # min_df 2: an n-gram seen in one training example only teaches nothing general; dropping them
         # keeps 40% of the features (less memory, smaller model file) at the same cross-validated accuracy.
         # dense_weight 0.7: on the held-out split 1.5, 1.0, 0.7 and 0.5 gave 95.8, 96.1, 96.3 and 96.0%.
+        # requests: the intents also trained with an order number in them (_with_an_order_number).
         return {"C": 0.5, "dense_weight": 0.7, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "min_df": 2,
-                "calibration_folds": 5, "ranking_length": 10, "random_state": 1}
+                "calibration_folds": 5, "ranking_length": 10, "random_state": 1, "requests": []}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  vectorizers=None, classifier=None, symbols=()) -> None:
@@ -145,9 +156,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def _texts(messages: List[Message]) -> tuple[List[str], List[str]]:
-        chars = [mask_data(fold(m.get(TEXT))) for m in messages]
-        words = [mask_data(" ".join(scoped_words(m.get(TEXT), m.get(TOKENS_NAMES[TEXT]) or []))) for m in messages]
-        return chars, words
+        return [_chars(m.get(TEXT)) for m in messages], [_words(scoped_words(m.get(TEXT), m.get(TOKENS_NAMES[TEXT]) or []))
+                                                           for m in messages]
 
     def _ngrams(self, messages: List[Message]) -> csr_matrix:
         return self._ngrams_of(*self._texts(messages))
@@ -185,6 +195,30 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         folded = np.vstack([embed(texts[start:start + 256]) for start in range(0, len(texts), 256)])
         return ngrams[rows], folded, np.asarray(rows)
 
+    def _with_an_order_number(self, examples: List[Message]):
+        """Each request without a number in it, also as shoppers type it with their order number:
+        "SH-10482 where is it?". Masked, a number is the inform intent's strongest feature (inform is
+        only data), and beside a short request the model had seldom seen one: "SH-10482 where" read
+        as inform. On the held-out split 96.3 -> 96.5%, on the blind set 98.8 -> 98.8%, on terse
+        number + request probes 15 -> 17 of 18."""
+        from bot.encoder import embed
+
+        rows = [i for i, e in enumerate(examples)
+                if e.get(INTENT) in self.config["requests"] and not any(ch.isdigit() for ch in e.get(TEXT))]
+        if not rows:
+            return [], [], np.zeros((0, 0)), np.zeros(0, dtype=int)
+        rng = np.random.default_rng(self.config["random_state"])
+        numbers = [f"{rng.choice(['SH-', 'sh', '#'])}{rng.integers(10000, 11000)}" for _ in rows]
+        first = rng.random(len(rows)) < 0.4  # "SH-10482 where is it" as well as "where is it SH-10482"
+        texts, chars, words = [], [], []
+        for i, number, before in zip(rows, numbers, first):
+            text, scoped = examples[i].get(TEXT), scoped_words(examples[i].get(TEXT), examples[i].get(TOKENS_NAMES[TEXT]) or [])
+            texts.append(f"{number} {text}" if before else f"{text} {number}")
+            chars.append(_chars(texts[-1]))
+            words.append(_words([number, *scoped] if before else [*scoped, number]))  # a number is never negated
+        dense = np.vstack([embed(texts[start:start + 256]) for start in range(0, len(texts), 256)])
+        return chars, words, dense, np.asarray(rows)
+
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.model_selection import StratifiedGroupKFold
@@ -209,8 +243,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return self._resource
 
     def _training_matrix(self, examples: List[Message]) -> tuple[csr_matrix, np.ndarray, np.ndarray]:
-        """Fits the vectorizers; returns the features of the examples and of their accent-free
-        copies, the labels, and a group per row that puts each copy with its original."""
+        """Fits the vectorizers; returns the features of the examples and of their copies (typed
+        without accents, with an order number), the labels, and a group per row that puts each copy
+        with its original."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         labels = np.asarray([e.get(INTENT) for e in examples])  # sklearn 1.1 miscounts a plain list
@@ -226,11 +261,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         for vectorizer in self.vectorizers.values():
             vectorizer.stop_words_ = None  # the n-grams min_df dropped: only needed to explain, and large
         ngrams, dense = self._ngrams_of(chars, words), self._dense(examples)
-        extra_ngrams, extra_dense, originals = self._typed_without_accents(examples, ngrams, dense)
-        features = vstack([self._join(ngrams, dense), self._join(extra_ngrams, extra_dense)]).tocsr()
+        unaccented_ngrams, unaccented_dense, unaccented = self._typed_without_accents(examples, ngrams, dense)
+        numbered_chars, numbered_words, numbered_dense, numbered = self._with_an_order_number(examples)
+        parts = [self._join(ngrams, dense), self._join(unaccented_ngrams, unaccented_dense)]
+        if len(numbered):
+            parts.append(self._join(self._ngrams_of(numbered_chars, numbered_words), numbered_dense))
         # A copy calibrates in the same fold as its original, or calibration would grade what it trained on.
+        originals = np.concatenate([unaccented, numbered]).astype(int)
         groups = np.concatenate([np.arange(len(examples)), originals])
-        return features, np.concatenate([labels, labels[originals]]), groups
+        return vstack(parts).tocsr(), np.concatenate([labels, labels[originals]]), groups
 
     def process(self, messages: List[Message]) -> List[Message]:
         todo = [m for m in messages if m.get(TEXT)]

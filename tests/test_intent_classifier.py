@@ -10,7 +10,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.encoder import embed
-from components.intent_classifier import LinearIntentClassifier, fold
+from components.intent_classifier import LinearIntentClassifier, _chars, _words, fold, scoped_words
 from components.sentence_encoder import SentenceEncoderFeaturizer
 from components.tokenizer import MultilingualTokenizer
 
@@ -51,6 +51,31 @@ def test_accented_examples_are_also_trained_as_typed_without_accents(featurized)
         expected = embed([fold(EXAMPLES[original][0])])[0] * classifier.config["dense_weight"]
         assert np.allclose(dense[copy], expected, atol=1e-5)  # the encoder read the accent-free spelling
         assert not np.allclose(dense[copy], dense[original], atol=1e-3)
+
+
+def test_requests_are_also_trained_with_an_order_number(featurized):
+    classifier, data, featurize = featurized
+    examples = data.intent_examples
+    plain, _, _ = classifier._training_matrix(examples)
+    classifier.config["requests"] = ["cancel_order"]
+    examples += featurize([Message.build("cancel SH-10482", "cancel_order")])  # has a number already: no copy
+    features, labels, groups = classifier._training_matrix(examples)
+    requests = [i for i, (_, intent) in enumerate(EXAMPLES) if intent == "cancel_order"]
+    copies = slice(features.shape[0] - len(requests), features.shape[0])
+    assert features.shape[0] == plain.shape[0] + 1 + len(requests)
+    assert list(groups[copies]) == requests and set(labels[copies]) == {"cancel_order"}
+
+    dim = embed(["x"]).shape[1]
+    ngrams = features[copies, :-dim].toarray()
+    vectorize = classifier._ngrams_of
+    for row, i in zip(ngrams, requests):
+        text, tokens = examples[i].get("text"), examples[i].get("text_tokens")
+        scoped = scoped_words(text, tokens)
+        before = vectorize([_chars(f"SH-10000 {text}")], [_words(["SH-10000", *scoped])]).toarray()[0]
+        after = vectorize([_chars(f"{text} SH-10000")], [_words([*scoped, "SH-10000"])]).toarray()[0]
+        original = vectorize([_chars(text)], [_words(scoped)]).toarray()[0]
+        assert np.allclose(row, before) or np.allclose(row, after)  # the number masked, first or last
+        assert not np.allclose(row, original)
 
 
 def test_a_trained_classifier_ranks_every_intent_with_probabilities(featurized):
