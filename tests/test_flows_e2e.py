@@ -30,25 +30,28 @@ SAY = {
            "return": "I'd like to return something", "problem": "my phone case arrived broken", "refund": "where is my refund?",
            "customs": "do I have to pay import duties?", "complaint": "this is the worst service ever, I'm really angry",
            "handoff": "can I talk to a real person please", "yes": "yes", "no": "no", "cheaper": "found it cheaper somewhere else",
-           "street": "221 Baker Street, flat 2", "city": "London", "keep": "actually please don't cancel it"},
+           "street": "221 Baker Street, flat 2", "city": "London", "keep": "actually please don't cancel it",
+           "dont_want": "nah i don't wanna cancel it"},
     "es": {"track": "¿dónde está mi paquete?", "cancel": "quiero cancelar mi pedido", "address": "necesito cambiar la dirección de entrega",
            "return": "quiero devolver una cosa", "problem": "me llegó la funda del móvil rota", "refund": "¿dónde está mi reembolso?",
            "customs": "¿tengo que pagar aduana?", "complaint": "es una vergüenza, pésimo servicio, estoy harta",
            "handoff": "quiero hablar con una persona", "yes": "sí", "no": "no", "cheaper": "lo vi más barato en otra web",
-           "street": "Calle Mayor 12, 2º A", "city": "Madrid", "keep": "mejor no lo canceles"},
+           "street": "Calle Mayor 12, 2º A", "city": "Madrid", "keep": "mejor no lo canceles", "dont_want": "no, no quiero cancelarlo"},
     "de": {"track": "wo ist mein Paket?", "cancel": "ich möchte meine Bestellung stornieren", "address": "ich muss die Lieferadresse ändern",
            "return": "ich möchte etwas zurückschicken", "problem": "die Handyhülle kam kaputt an", "refund": "wo bleibt meine Rückerstattung?",
            "customs": "muss ich Zoll zahlen?", "complaint": "unverschämt, so einen miesen Service hab ich noch nie erlebt",
            "handoff": "ich möchte mit einem Mitarbeiter sprechen", "yes": "ja", "no": "nein", "cheaper": "hab's woanders günstiger gefunden",
-           "street": "Kastanienallee 7", "city": "Berlin", "keep": "doch nicht stornieren bitte"},
+           "street": "Kastanienallee 7", "city": "Berlin", "keep": "doch nicht stornieren bitte",
+           "dont_want": "nee, will ich doch nicht stornieren"},
     "zh": {"track": "我的快递到哪了？", "cancel": "我想取消订单", "address": "我要改收货地址", "return": "我想退货",
            "problem": "手机壳收到就是坏的", "refund": "我的退款什么时候到账？", "customs": "要交关税吗？",
            "complaint": "你们服务太差了，气死我了", "handoff": "转人工", "yes": "是的", "no": "不要", "cheaper": "别家更便宜",
-           "street": "淮海中路999号5楼", "city": "上海市", "keep": "算了，先别取消"},
+           "street": "淮海中路999号5楼", "city": "上海市", "keep": "算了，先别取消", "dont_want": "我不想取消了"},
     "ar": {"track": "وين شحنتي؟", "cancel": "أبغى ألغي طلبي", "address": "أريد تغيير عنوان التوصيل", "return": "أبي أرجع منتج",
            "problem": "كفر الجوال وصلني مكسور", "refund": "متى يرجع لي المبلغ؟ وين الاسترداد؟", "customs": "هل لازم أدفع جمارك؟",
            "complaint": "خدمتكم سيئة جدا وأنا زعلان مرة", "handoff": "أبغى أكلم موظف", "yes": "نعم", "no": "لا",
-           "cheaper": "لقيته أرخص في مكان ثاني", "street": "شارع التحلية، عمارة 4", "city": "جدة", "keep": "لا خلاص لا تلغيه"},
+           "cheaper": "لقيته أرخص في مكان ثاني", "street": "شارع التحلية، عمارة 4", "city": "جدة", "keep": "لا خلاص لا تلغيه",
+           "dont_want": "لا، ما أبغى ألغي الطلب"},
 }
 SMOKE = {  # (track, cancel, yes) for every language
     "en": ("where is my order?", "ok, please cancel it", "yes"),
@@ -208,7 +211,8 @@ def test_cancel_before_shipment_refunds(stack, shop):
 
 
 @in_five_languages
-@pytest.mark.parametrize("answer", ["no", "keep"])  # "keep": the request negated is a no, not the request again
+# "keep" and "dont_want": the request negated ("don't cancel it", "I don't want to cancel") is a no, not the request again
+@pytest.mark.parametrize("answer", ["no", "keep", "dont_want"])
 def test_cancel_declined_keeps_the_order(stack, shop, answer):
     language, db = shop
     shopper = Shopper(stack, language)
