@@ -106,10 +106,12 @@ def mask_data(text: str) -> str:
     return text
 
 
-def _embed(texts: List[str]) -> np.ndarray:
-    """Sentence embeddings of training copies, in batches."""
+
+
+@lru_cache(maxsize=None)
+def _dimension(encoder: str) -> int:
     from bot.encoder import embed
-    return np.vstack([embed(texts[start:start + 256]) for start in range(0, len(texts), 256)])
+    return embed(["x"], encoder).shape[1]
 
 
 def _chars(text: str) -> str:
@@ -143,9 +145,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         # min_df 2: an n-gram seen in one training example only teaches nothing general; dropping them
         # keeps 40% of the features (less memory, smaller model file) at the same cross-validated accuracy.
-        # dense_weight 0.7: on the held-out split 1.5, 1.0, 0.7 and 0.5 gave 95.8, 96.1, 96.3 and 96.0%.
+        # dense_weights: how much each sentence encoder's vector weighs beside the n-grams (config.yml).
         # requests: the intents also trained with an order number in them (_with_an_order_number).
-        return {"C": 0.5, "dense_weight": 0.7, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "min_df": 2,
+        return {"C": 0.5, "dense_weights": {"use": 0.7}, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "min_df": 2,
                 "calibration_folds": 5, "ranking_length": 10, "random_state": 1, "requests": []}
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -171,17 +173,24 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def _ngrams_of(self, chars: List[str], words: List[str]) -> csr_matrix:
         return hstack([self.vectorizers["chars"].transform(chars), self.vectorizers["words"].transform(words)]).tocsr()
 
-    @staticmethod
-    def _dense(messages: List[Message]) -> np.ndarray:
-        dense = []
-        for message in messages:
-            d = message.get_dense_features(TEXT)[1]
-            dense.append(np.asarray(d.features).reshape(-1) if d is not None else None)
-        dim = next((v.shape[0] for v in dense if v is not None), 0)
-        return np.vstack([v if v is not None else np.zeros(dim) for v in dense]) if dim else np.zeros((len(messages), 0))
+    def _dense(self, messages: List[Message]) -> np.ndarray:
+        """Each encoder's vector (SentenceEncoderFeaturizer names them after it), weighted."""
+        blocks = []
+        for encoder, weight in self.config["dense_weights"].items():
+            vectors = [message.get_dense_features(TEXT, [encoder])[1] for message in messages]
+            blocks.append(np.vstack([np.asarray(v.features).reshape(-1) if v is not None else np.zeros(_dimension(encoder))
+                                     for v in vectors]) * weight)
+        return np.hstack(blocks) if blocks else np.zeros((len(messages), 0))
 
-    def _join(self, ngrams: csr_matrix, dense: np.ndarray) -> csr_matrix:
-        return hstack([ngrams, csr_matrix(dense * self.config["dense_weight"])]).tocsr()
+    def _embed(self, texts: List[str]) -> np.ndarray:
+        """The same weighted vectors for training copies, which no featurizer saw."""
+        from bot.encoder import embed
+        return np.hstack([np.vstack([embed(texts[start:start + 256], encoder) for start in range(0, len(texts), 256)])
+                          * weight for encoder, weight in self.config["dense_weights"].items()])
+
+    @staticmethod
+    def _join(ngrams: csr_matrix, dense: np.ndarray) -> csr_matrix:
+        return hstack([ngrams, csr_matrix(dense)]).tocsr()
 
     def _matrix(self, messages: List[Message]) -> csr_matrix:
         return self._join(self._ngrams(messages), self._dense(messages))
@@ -195,7 +204,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         rows = [i for i, e in enumerate(examples) if fold(e.get(TEXT)) != e.get(TEXT).lower()]
         if not rows or not dense.shape[1]:
             return ngrams[:0], dense[:0], np.zeros(0, dtype=int)
-        return ngrams[rows], _embed([fold(examples[i].get(TEXT)) for i in rows]), np.asarray(rows)
+        return ngrams[rows], self._embed([fold(examples[i].get(TEXT)) for i in rows]), np.asarray(rows)
 
     def _with_an_order_number(self, examples: List[Message], ngrams: csr_matrix, dense: np.ndarray):
         """Each request without a number in it, also as shoppers type it with their order number:
@@ -216,7 +225,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             texts.append(f"{number} {text}" if before else f"{text} {number}")
             chars.append(_chars(texts[-1]))
             words.append(_words([number, *scoped] if before else [*scoped, number]))  # a number is never negated
-        return self._ngrams_of(chars, words), _embed(texts), np.asarray(rows)
+        return self._ngrams_of(chars, words), self._embed(texts), np.asarray(rows)
 
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.calibration import CalibratedClassifierCV
@@ -226,6 +235,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if not examples:
             return self._resource
+        missing = [encoder for encoder in self.config["dense_weights"]
+                   if all(e.get_dense_features(TEXT, [encoder])[1] is None for e in examples)]
+        if missing:
+            raise ValueError(f"dense_weights names {missing}, which no featurizer in the pipeline computes "
+                             "(SentenceEncoderFeaturizer's encoders)")
         features, labels, groups = self._training_matrix(examples)
         self.symbols = set().union(*(_symbols(e.get(TEXT)) for e in examples if _WORDLESS.match(e.get(TEXT))))
         folds = StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,

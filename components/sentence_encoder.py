@@ -1,7 +1,8 @@
-"""Dense sentence features from Google's multilingual Universal Sentence Encoder v3 (bot/encoder.py).
+"""Dense sentence features from multilingual sentence encoders (bot/encoder.py).
 
-It maps the 14 languages into one space, so what the classifier learns in one language carries
-over to phrasings it has only seen in another.
+They map the 14 languages into one space, so what the classifier learns in one language carries
+over to phrasings it has only seen in another. Each encoder's vector is a feature of its own,
+named after the encoder, so the classifier can weigh them apart.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoder import embed
+from bot.encoder import ENCODERS, embed
 
 BATCH = 64
 
@@ -33,36 +34,38 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return DenseFeaturizer.get_default_config()
+        return {**DenseFeaturizer.get_default_config(), "encoders": ["use"]}
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        pass
+        unknown = set(config["encoders"]) - set(ENCODERS)
+        if unknown or not config["encoders"]:
+            raise ValueError(f"encoders must be some of {sorted(ENCODERS)}, not {config['encoders']}")
 
     def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
         super().__init__(execution_context.node_name, config)
-        self.encode(["warm up"])  # the first call compiles and caches; do it at load, not per message
+        self.validate_config(self._config)
+        for encoder in self._config["encoders"]:
+            embed(["warm up"], encoder)  # the first call compiles and caches; do it at load, not per message
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "SentenceEncoderFeaturizer":
         return cls(config, execution_context)
 
-    @staticmethod
-    def encode(texts: List[str]) -> np.ndarray:
-        return embed(texts)
-
     def process(self, messages: List[Message]) -> List[Message]:
         todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
         for start in range(0, len(todo), BATCH):
             batch = todo[start:start + BATCH]
-            for message, vector in zip(batch, self.encode([m.get(TEXT) for m in batch])):
-                self._add(message, vector)
+            for encoder in self._config["encoders"]:
+                for message, vector in zip(batch, embed([m.get(TEXT) for m in batch], encoder)):
+                    self._add(message, vector, encoder)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
         return training_data
 
-    def _add(self, message: Message, vector: np.ndarray) -> None:
-        message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, self._config["alias"]))
+    @staticmethod
+    def _add(message: Message, vector: np.ndarray, encoder: str) -> None:
+        message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, encoder))

@@ -21,16 +21,25 @@ EXAMPLES = [("siparişim nerede", "track_order"), ("where is my parcel", "track_
             ("👍", "affirm"), ("yes 👍", "affirm"), ("👎", "deny"), ("no thanks", "deny")]
 
 
+WEIGHTS = {"use": 0.7, "e5": 1.6}
+
+
+def dense_of(text: str) -> np.ndarray:
+    """What the classifier should see of a text: each encoder's vector, weighted, in order."""
+    return np.hstack([embed([text], encoder)[0] * weight for encoder, weight in WEIGHTS.items()])
+
+
 @pytest.fixture
 def featurized(tmp_path):
     storage, context = LocalModelStorage(tmp_path), ExecutionContext(GraphSchema({}), node_name="test")
     data = TrainingData([Message.build(text, intent) for text, intent in EXAMPLES])
     tokenizer = MultilingualTokenizer.create(MultilingualTokenizer.get_default_config(), storage, Resource("tok"),
                                              context)
-    encoder = SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "alias": "use"},
-                                               storage, Resource("use"), context)
+    encoder = SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "encoders": ["use", "e5"]},
+                                               storage, Resource("encoders"), context)
     encoder.process_training_data(tokenizer.process_training_data(data))
-    classifier = LinearIntentClassifier.create({"min_df": 1, "calibration_folds": 2}, storage, Resource("clf"), context)
+    classifier = LinearIntentClassifier.create({"min_df": 1, "calibration_folds": 2, "dense_weights": WEIGHTS},
+                                               storage, Resource("clf"), context)
     return classifier, data, lambda messages: encoder.process(tokenizer.process(messages))
 
 
@@ -44,12 +53,13 @@ def test_accented_examples_are_also_trained_as_typed_without_accents(featurized)
     assert list(groups[len(EXAMPLES):]) == accented  # each copy calibrates in its original's fold
     assert list(labels[len(EXAMPLES):]) == [EXAMPLES[i][1] for i in accented]
 
-    dim = embed(["x"]).shape[1]
+    dim = dense_of("x").shape[0]
     dense, ngrams = features[:, -dim:].toarray(), features[:, :-dim].toarray()
+    for original in range(len(EXAMPLES)):
+        assert np.allclose(dense[original], dense_of(EXAMPLES[original][0]), atol=1e-5)  # both encoders, weighted
     for copy, original in enumerate(accented, start=len(EXAMPLES)):
         assert np.array_equal(ngrams[copy], ngrams[original])  # the n-grams are folded already
-        expected = embed([fold(EXAMPLES[original][0])])[0] * classifier.config["dense_weight"]
-        assert np.allclose(dense[copy], expected, atol=1e-5)  # the encoder read the accent-free spelling
+        assert np.allclose(dense[copy], dense_of(fold(EXAMPLES[original][0])), atol=1e-5)  # read without accents
         assert not np.allclose(dense[copy], dense[original], atol=1e-3)
 
 
@@ -65,7 +75,7 @@ def test_requests_are_also_trained_with_an_order_number(featurized):
     assert features.shape[0] == plain.shape[0] + 1 + len(requests)
     assert list(groups[copies]) == requests and set(labels[copies]) == {"cancel_order"}
 
-    dim = embed(["x"]).shape[1]
+    dim = dense_of("x").shape[0]
     ngrams = features[copies, :-dim].toarray()
     vectorize = classifier._ngrams_of
     for row, i in zip(ngrams, requests):
@@ -113,3 +123,14 @@ def test_words_a_negation_governs_are_features_of_their_own(featurized, text, wo
     [message] = featurize([Message.build(text)])
     _, [word_text] = classifier._texts([message])
     assert word_text.split() == words.split()
+
+
+def test_an_encoder_the_pipeline_does_not_compute_is_a_configuration_error(featurized, tmp_path):
+    classifier, data, _ = featurized
+    classifier.config["dense_weights"] = {**WEIGHTS, "labse": 1.0}
+    with pytest.raises(ValueError, match="labse"):
+        classifier.train(data)
+    with pytest.raises(ValueError, match="labse"):
+        SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "encoders": ["use", "labse"]},
+                                         LocalModelStorage(tmp_path), Resource("encoders"),
+                                         ExecutionContext(GraphSchema({}), node_name="test"))
