@@ -7,8 +7,8 @@
   that USE splits badly: a linear model on it alone, trained on our Turkish data, scored 91-93% on
   the Turkish held-out split where one on USE scored 85%.
 
-Both map the 14 languages into one space. The NLU pipeline uses both as features
-(components/sentence_encoder.py); the flows read a choice written in other words with USE
+Both map the 14 languages into one space. The intent classifier uses both as features
+(components/intent_classifier.py); the flows read a choice written in other words with USE
 (bot/flows.py), whose thresholds were set on it.
 """
 from __future__ import annotations

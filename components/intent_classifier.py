@@ -2,11 +2,16 @@
 
 Chosen by measurement on the held-out split (see README: Understanding): on our 14-language data
 it beat DIETClassifier on accuracy and trains in about a minute instead of 25 on two cores.
-Character n-grams (within words) and word uni/bigrams from our tokenizer are TF-IDF weighted, the
-sentence embedding from SentenceEncoderFeaturizer is appended, a linear SVM separates the intents,
+Character n-grams (within words) and word uni/bigrams from our tokenizer are TF-IDF weighted,
+multilingual sentence vectors (bot/encoder.py) are appended, a linear SVM separates the intents,
 and Platt scaling turns its margins into probabilities for the fallback threshold. The n-grams are
 computed here rather than by CountVectorsFeaturizer, whose default word pattern drops the
 one-character words Chinese and Japanese are full of.
+
+The sentence vectors are computed here too, because which ones a message needs depends on the
+answer: e5 costs about five times USE's CPU, so a first model without it answers when it is sure
+(`first_pass`), and only the messages it is unsure of are embedded with e5 and read by the full
+model.
 """
 from __future__ import annotations
 
@@ -23,7 +28,6 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -106,12 +110,6 @@ def mask_data(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=None)
-def _dimension(encoder: str) -> int:
-    from bot.encoder import embed
-    return embed(["x"], encoder).shape[1]
-
-
 def _chars(text: str) -> str:
     """The text the character n-grams are taken on."""
     return mask_data(fold(text))
@@ -137,22 +135,37 @@ def _symbols(text: str) -> set:
 class LinearIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def required_components(cls) -> List[Type]:
-        return [Tokenizer, Featurizer]
+        return [Tokenizer]
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         # min_df 2: an n-gram seen in one training example only teaches nothing general; dropping them
         # keeps 40% of the features (less memory, smaller model file) at the same cross-validated accuracy.
-        # dense_weights: how much each sentence encoder's vector weighs beside the n-grams (config.yml).
+        # dense_weights: the sentence encoders (bot/encoder.py) and how much each one's vector weighs
+        # beside the n-grams. first_pass: a model with only some of them, whose answer stands when
+        # its confidence is at least `confident` (None: the full model reads every message).
         # requests: the intents also trained with an order number in them (_with_an_order_number).
-        return {"C": 0.5, "dense_weights": {"use": 0.7}, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "min_df": 2,
-                "calibration_folds": 5, "ranking_length": 10, "random_state": 1, "requests": []}
+        return {"C": 0.5, "dense_weights": {"use": 0.7}, "first_pass": None, "char_ngrams": [2, 5],
+                "word_ngrams": [1, 2], "min_df": 2, "calibration_folds": 5, "ranking_length": 10,
+                "random_state": 1, "requests": []}
+
+    @classmethod
+    def validate_config(cls, config: Dict[str, Any]) -> None:
+        from bot.encoder import ENCODERS
+        unknown = set(config["dense_weights"]) - set(ENCODERS)
+        if unknown:
+            raise ValueError(f"dense_weights names {sorted(unknown)}; the encoders are {sorted(ENCODERS)}")
+        first_pass = config["first_pass"]
+        if first_pass is not None and (set(first_pass.get("encoders", ())) - set(config["dense_weights"])
+                                       or not 0 < first_pass.get("confident", 0) <= 1):
+            raise ValueError(f"first_pass needs encoders from dense_weights and a confidence in (0, 1], not {first_pass}")
 
     def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 vectorizers=None, classifier=None, symbols=()) -> None:
+                 vectorizers=None, classifier=None, symbols=(), first_pass=None) -> None:
         self.config = {**self.get_default_config(), **config}
+        self.validate_config(self.config)
         self._model_storage, self._resource = model_storage, resource
-        self.vectorizers, self.classifier = vectorizers, classifier
+        self.vectorizers, self.classifier, self.first_pass = vectorizers, classifier, first_pass
         self.symbols = set(symbols)  # the characters of the wordless training examples
 
     @classmethod
@@ -171,40 +184,29 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def _ngrams_of(self, chars: List[str], words: List[str]) -> csr_matrix:
         return hstack([self.vectorizers["chars"].transform(chars), self.vectorizers["words"].transform(words)]).tocsr()
 
-    def _dense(self, messages: List[Message]) -> np.ndarray:
-        """Each encoder's vector (SentenceEncoderFeaturizer names them after it), weighted."""
-        blocks = []
-        for encoder, weight in self.config["dense_weights"].items():
-            vectors = [message.get_dense_features(TEXT, [encoder])[1] for message in messages]
-            blocks.append(np.vstack([np.asarray(v.features).reshape(-1) if v is not None else np.zeros(_dimension(encoder))
-                                     for v in vectors]) * weight)
-        return np.hstack(blocks) if blocks else np.zeros((len(messages), 0))
-
-    def _embed(self, texts: List[str]) -> np.ndarray:
-        """The same weighted vectors for training copies, which no featurizer saw."""
+    def _embedded(self, texts: List[str], encoders) -> Dict[str, np.ndarray]:
+        """Each encoder's sentence vectors of the texts, weighted."""
         from bot.encoder import embed
-        return np.hstack([np.vstack([embed(texts[start:start + 256], encoder) for start in range(0, len(texts), 256)])
-                          * weight for encoder, weight in self.config["dense_weights"].items()])
+        weights = self.config["dense_weights"]
+        return {encoder: np.vstack([embed(texts[start:start + 256], encoder) for start in range(0, len(texts), 256)])
+                * weights[encoder] for encoder in encoders}
 
     @staticmethod
-    def _join(ngrams: csr_matrix, dense: np.ndarray) -> csr_matrix:
-        return hstack([ngrams, csr_matrix(dense)]).tocsr()
+    def _join(ngrams: csr_matrix, vectors: Dict[str, np.ndarray], encoders) -> csr_matrix:
+        return hstack([ngrams, *(csr_matrix(vectors[encoder]) for encoder in encoders)]).tocsr()
 
-    def _matrix(self, messages: List[Message]) -> csr_matrix:
-        return self._join(self._ngrams(messages), self._dense(messages))
-
-    def _typed_without_accents(self, examples: List[Message], ngrams: csr_matrix, dense: np.ndarray):
+    def _typed_without_accents(self, examples: List[Message], ngrams: csr_matrix):
         """Each example with accents, as shoppers also type it: "siparisim gelmedi", "zamowienie",
         "الغاء". The n-grams are taken on the folded spelling already; the sentence encoder reads
         the two spellings differently, so the folded one is embedded too. Cross-validated on the
         training data: typed without accents, tr 92.3 -> 94.6%, pl 89.7 -> 91.5%, ar 92.4 -> 93.5%;
         as written, all languages 94.1 -> 94.4%."""
         rows = [i for i, e in enumerate(examples) if fold(e.get(TEXT)) != e.get(TEXT).lower()]
-        if not rows or not dense.shape[1]:
-            return ngrams[:0], dense[:0], np.zeros(0, dtype=int)
-        return ngrams[rows], self._embed([fold(examples[i].get(TEXT)) for i in rows]), np.asarray(rows)
+        if not self.config["dense_weights"]:
+            rows = []  # the copy would be the same n-grams again
+        return ngrams[rows], [fold(examples[i].get(TEXT)) for i in rows], np.asarray(rows, dtype=int)
 
-    def _with_an_order_number(self, examples: List[Message], ngrams: csr_matrix, dense: np.ndarray):
+    def _with_an_order_number(self, examples: List[Message], ngrams: csr_matrix):
         """Each request without a number in it, also as shoppers type it with their order number:
         "SH-10482 where is it?". Masked, a number is the inform intent's strongest feature (inform is
         only data), and beside a short request the model had seldom seen one: "SH-10482 where" read
@@ -212,8 +214,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         held-out split 96.2 -> 96.3% and blind set 98.6 -> 98.5%, both within noise."""
         rows = [i for i, e in enumerate(examples)
                 if e.get(INTENT) in self.config["requests"] and not any(ch.isdigit() for ch in e.get(TEXT))]
-        if not rows or not dense.shape[1]:
-            return ngrams[:0], dense[:0], np.zeros(0, dtype=int)
+        if not rows:
+            return ngrams[:0], [], np.zeros(0, dtype=int)  # the vectorizers cannot transform nothing
         rng = np.random.default_rng(self.config["random_state"])
         numbers = [f"{rng.choice(['SH-', 'sh', '#'])}{rng.integers(10000, 11000)}" for _ in rows]
         first = rng.random(len(rows)) < 0.4  # "SH-10482 where is it" as well as "where is it SH-10482"
@@ -223,40 +225,48 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             texts.append(f"{number} {text}" if before else f"{text} {number}")
             chars.append(_chars(texts[-1]))
             words.append(_words([number, *scoped] if before else [*scoped, number]))  # a number is never negated
-        return self._ngrams_of(chars, words), self._embed(texts), np.asarray(rows)
+        return self._ngrams_of(chars, words), texts, np.asarray(rows, dtype=int)
+
+    @property
+    def _encoders(self) -> List[str]:
+        return list(self.config["dense_weights"])
+
+    @property
+    def _first_pass_encoders(self) -> List[str]:
+        return [e for e in self._encoders if e in self.config["first_pass"]["encoders"]]
 
     def train(self, training_data: TrainingData) -> Resource:
-        from sklearn.calibration import CalibratedClassifierCV
         from sklearn.model_selection import StratifiedGroupKFold
-        from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if not examples:
             return self._resource
-        missing = [encoder for encoder in self.config["dense_weights"]
-                   if all(e.get_dense_features(TEXT, [encoder])[1] is None for e in examples)]
-        if missing:
-            raise ValueError(f"dense_weights names {missing}, which no featurizer in the pipeline computes "
-                             "(SentenceEncoderFeaturizer's encoders)")
-        features, labels, groups = self._training_matrix(examples)
+        ngrams, vectors, labels, groups = self._training_matrix(examples)
         self.symbols = set().union(*(_symbols(e.get(TEXT)) for e in examples if _WORDLESS.match(e.get(TEXT))))
-        folds = StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,
-                                     random_state=self.config["random_state"])
-        svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
-        # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
-        self.classifier = CalibratedClassifierCV(svm, cv=list(folds.split(features, labels, groups)),
-                                                 method="sigmoid", ensemble=False)
-        self.classifier.fit(features, labels)
-        for calibrated in self.classifier.calibrated_classifiers_:
-            svm = calibrated.base_estimator  # sklearn 1.1's name
-            svm.coef_ = svm.coef_.astype(np.float32)  # half the memory; float32 is ample for a margin
+        folds = list(StratifiedGroupKFold(self.config["calibration_folds"], shuffle=True,
+                                          random_state=self.config["random_state"]).split(ngrams, labels, groups))
+        self.classifier = self._fit(self._join(ngrams, vectors, self._encoders), labels, folds)
+        if self.config["first_pass"] is not None:
+            self.first_pass = self._fit(self._join(ngrams, vectors, self._first_pass_encoders), labels, folds)
         self.persist()
         return self._resource
 
-    def _training_matrix(self, examples: List[Message]) -> tuple[csr_matrix, np.ndarray, np.ndarray]:
-        """Fits the vectorizers; returns the features of the examples and of their copies (typed
-        without accents, with an order number), the labels, and a group per row that puts each copy
-        with its original."""
+    def _fit(self, features: csr_matrix, labels: np.ndarray, folds: list):
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import LinearSVC
+
+        svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
+        # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
+        classifier = CalibratedClassifierCV(svm, cv=folds, method="sigmoid", ensemble=False).fit(features, labels)
+        for calibrated in classifier.calibrated_classifiers_:
+            svm = calibrated.base_estimator  # sklearn 1.1's name
+            svm.coef_ = svm.coef_.astype(np.float32)  # half the memory; float32 is ample for a margin
+        return classifier
+
+    def _training_matrix(self, examples: List[Message]):
+        """Fits the vectorizers; returns the n-grams and each encoder's sentence vectors of the
+        examples and of their copies (typed without accents, with an order number), the labels,
+        and a group per row that puts each copy with its original."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         labels = np.asarray([e.get(INTENT) for e in examples])  # sklearn 1.1 miscounts a plain list
@@ -271,20 +281,20 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         }
         for vectorizer in self.vectorizers.values():
             vectorizer.stop_words_ = None  # the n-grams min_df dropped: only needed to explain, and large
-        ngrams, dense = self._ngrams_of(chars, words), self._dense(examples)
-        copies = [self._typed_without_accents(examples, ngrams, dense), self._with_an_order_number(examples, ngrams, dense)]
-        features = vstack([self._join(ngrams, dense)] + [self._join(n, d) for n, d, _ in copies]).tocsr()
+        ngrams = self._ngrams_of(chars, words)
+        copies = [self._typed_without_accents(examples, ngrams), self._with_an_order_number(examples, ngrams)]
+        texts = [e.get(TEXT) for e in examples] + [text for _, texts, _ in copies for text in texts]
         # A copy calibrates in the same fold as its original, or calibration would grade what it trained on.
         originals = np.concatenate([rows for _, _, rows in copies])
         groups = np.concatenate([np.arange(len(examples)), originals])
-        return features, np.concatenate([labels, labels[originals]]), groups
+        return (vstack([ngrams] + [n for n, _, _ in copies]).tocsr(), self._embedded(texts, self._encoders),
+                np.concatenate([labels, labels[originals]]), groups)
 
     def process(self, messages: List[Message]) -> List[Message]:
         todo = [m for m in messages if m.get(TEXT)]
         if self.classifier is None or not todo:
             return messages
-        probabilities = self.classifier.predict_proba(self._matrix(todo))
-        for message, row in zip(todo, probabilities):
+        for message, row in zip(todo, self._probabilities(todo)):
             if self._meaningless(message.get(TEXT)):
                 message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
                 message.set("intent_ranking", [], add_to_output=True)
@@ -295,6 +305,21 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
         return messages
 
+    def _probabilities(self, messages: List[Message]) -> np.ndarray:
+        """The first pass's where it is sure, the full model's for the rest."""
+        texts, ngrams = [m.get(TEXT) for m in messages], self._ngrams(messages)
+        if self.first_pass is None or self.config["first_pass"] is None:
+            return self.classifier.predict_proba(self._join(ngrams, self._embedded(texts, self._encoders), self._encoders))
+        vectors = self._embedded(texts, self._first_pass_encoders)
+        probabilities = self.first_pass.predict_proba(self._join(ngrams, vectors, self._first_pass_encoders))
+        unsure = np.flatnonzero(probabilities.max(axis=1) < self.config["first_pass"]["confident"])
+        if len(unsure):
+            rest = [e for e in self._encoders if e not in vectors]
+            vectors = {encoder: block[unsure] for encoder, block in vectors.items()}
+            vectors.update(self._embedded([texts[i] for i in unsure], rest))
+            probabilities[unsure] = self.classifier.predict_proba(self._join(ngrams[unsure], vectors, self._encoders))
+        return probabilities
+
     def _meaningless(self, text: str) -> bool:
         symbols = _symbols(text)
         return bool(_WORDLESS.match(text)) and not (symbols and symbols <= self.symbols)
@@ -302,7 +327,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def persist(self) -> None:
         import skops.io as sio
         with self._model_storage.write_to(self._resource) as directory:
-            sio.dump({"vectorizers": self.vectorizers, "classifier": self.classifier,
+            sio.dump({"vectorizers": self.vectorizers, "classifier": self.classifier, "first_pass": self.first_pass,
                       "symbols": sorted(self.symbols)}, directory / "linear_intent.skops")
 
     @classmethod
@@ -322,4 +347,5 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             logger.warning("No trained intent classifier found; every message will fall back.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"],
-                   saved.get("symbols", ()))  # a model from before the symbols: none has a meaning
+                   saved.get("symbols", ()),  # a model from before the symbols: none has a meaning
+                   saved.get("first_pass"))  # one from before the first pass: the full model reads all

@@ -1,5 +1,7 @@
-"""The intent classifier's training matrix, built by the real tokenizer and sentence encoder."""
+"""The intent classifier's training matrix and its two passes, with the real tokenizer and sentence encoders."""
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -9,9 +11,9 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import encoder
 from bot.encoder import embed
 from components.intent_classifier import LinearIntentClassifier, _chars, _words, fold, scoped_words
-from components.sentence_encoder import SentenceEncoderFeaturizer
 from components.tokenizer import MultilingualTokenizer
 
 EXAMPLES = [("siparişim nerede", "track_order"), ("where is my parcel", "track_order"),
@@ -24,9 +26,9 @@ EXAMPLES = [("siparişim nerede", "track_order"), ("where is my parcel", "track_
 WEIGHTS = {"use": 0.7, "e5": 1.6}
 
 
-def dense_of(text: str) -> np.ndarray:
-    """What the classifier should see of a text: each encoder's vector, weighted, in order."""
-    return np.hstack([embed([text], encoder)[0] * weight for encoder, weight in WEIGHTS.items()])
+def vector_of(text: str, name: str) -> np.ndarray:
+    """What the classifier should see of a text from one encoder: its vector, weighted."""
+    return embed([text], name)[0] * WEIGHTS[name]
 
 
 @pytest.fixture
@@ -35,50 +37,50 @@ def featurized(tmp_path):
     data = TrainingData([Message.build(text, intent) for text, intent in EXAMPLES])
     tokenizer = MultilingualTokenizer.create(MultilingualTokenizer.get_default_config(), storage, Resource("tok"),
                                              context)
-    encoder = SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "encoders": ["use", "e5"]},
-                                               storage, Resource("encoders"), context)
-    encoder.process_training_data(tokenizer.process_training_data(data))
+    tokenizer.process_training_data(data)
     classifier = LinearIntentClassifier.create({"min_df": 1, "calibration_folds": 2, "dense_weights": WEIGHTS},
                                                storage, Resource("clf"), context)
-    return classifier, data, lambda messages: encoder.process(tokenizer.process(messages))
+    return classifier, data, tokenizer.process
 
 
 def test_accented_examples_are_also_trained_as_typed_without_accents(featurized):
     classifier, data, _ = featurized
-    features, labels, groups = classifier._training_matrix(data.intent_examples)
+    ngrams, vectors, labels, groups = classifier._training_matrix(data.intent_examples)
     accented = [i for i, (text, _) in enumerate(EXAMPLES) if fold(text) != text.lower()]
     assert [EXAMPLES[i][0] for i in accented] == ["siparişim nerede", "où est mon colis", "siparişimi iptal edin",
                                                   "zamówienie chcę anulować", "أريد إلغاء الطلب"]
-    assert features.shape[0] == len(EXAMPLES) + len(accented)
+    assert ngrams.shape[0] == len(EXAMPLES) + len(accented)
     assert list(groups[len(EXAMPLES):]) == accented  # each copy calibrates in its original's fold
     assert list(labels[len(EXAMPLES):]) == [EXAMPLES[i][1] for i in accented]
 
-    dim = dense_of("x").shape[0]
-    dense, ngrams = features[:, -dim:].toarray(), features[:, :-dim].toarray()
-    for original in range(len(EXAMPLES)):
-        assert np.allclose(dense[original], dense_of(EXAMPLES[original][0]), atol=1e-5)  # both encoders, weighted
+    ngrams = ngrams.toarray()
+    assert list(vectors) == list(WEIGHTS)
+    for name, block in vectors.items():
+        assert block.shape[0] == ngrams.shape[0]
+        for original in range(len(EXAMPLES)):
+            assert np.allclose(block[original], vector_of(EXAMPLES[original][0], name), atol=1e-5)  # weighted
+        for copy, original in enumerate(accented, start=len(EXAMPLES)):
+            assert np.allclose(block[copy], vector_of(fold(EXAMPLES[original][0]), name), atol=1e-5)  # read without accents
+            assert not np.allclose(block[copy], block[original], atol=1e-3)
     for copy, original in enumerate(accented, start=len(EXAMPLES)):
         assert np.array_equal(ngrams[copy], ngrams[original])  # the n-grams are folded already
-        assert np.allclose(dense[copy], dense_of(fold(EXAMPLES[original][0])), atol=1e-5)  # read without accents
-        assert not np.allclose(dense[copy], dense[original], atol=1e-3)
 
 
 def test_requests_are_also_trained_with_an_order_number(featurized):
     classifier, data, featurize = featurized
     examples = data.intent_examples
-    plain, _, _ = classifier._training_matrix(examples)
+    plain, _, _, _ = classifier._training_matrix(examples)
     classifier.config["requests"] = ["cancel_order"]
     examples += featurize([Message.build("cancel SH-10482", "cancel_order")])  # has a number already: no copy
-    features, labels, groups = classifier._training_matrix(examples)
+    ngrams, vectors, labels, groups = classifier._training_matrix(examples)
     requests = [i for i, (_, intent) in enumerate(EXAMPLES) if intent == "cancel_order"]
-    copies = slice(features.shape[0] - len(requests), features.shape[0])
-    assert features.shape[0] == plain.shape[0] + 1 + len(requests)
+    copies = slice(ngrams.shape[0] - len(requests), ngrams.shape[0])
+    assert ngrams.shape[0] == plain.shape[0] + 1 + len(requests)
     assert list(groups[copies]) == requests and set(labels[copies]) == {"cancel_order"}
 
-    dim = dense_of("x").shape[0]
-    ngrams = features[copies, :-dim].toarray()
+    _, copied, _ = classifier._with_an_order_number(examples, ngrams)
     vectorize = classifier._ngrams_of
-    for row, i in zip(ngrams, requests):
+    for row, vector, i in zip(ngrams[copies].toarray(), vectors["e5"][copies], requests):
         text, tokens = examples[i].get("text"), examples[i].get("text_tokens")
         scoped = scoped_words(text, tokens)
         before = vectorize([_chars(f"SH-10000 {text}")], [_words(["SH-10000", *scoped])]).toarray()[0]
@@ -86,6 +88,9 @@ def test_requests_are_also_trained_with_an_order_number(featurized):
         original = vectorize([_chars(text)], [_words(scoped)]).toarray()[0]
         assert np.allclose(row, before) or np.allclose(row, after)  # the number masked, first or last
         assert not np.allclose(row, original)
+        number = r"(SH-|sh|#)1\d{4}"
+        [copy] = [t for t in copied if re.fullmatch(f"{number} {re.escape(text)}|{re.escape(text)} {number}", t)]
+        assert np.allclose(vector, vector_of(copy, "e5"), atol=1e-5)  # the encoders read it with its number
 
 
 def test_a_trained_classifier_ranks_every_intent_with_probabilities(featurized):
@@ -125,12 +130,37 @@ def test_words_a_negation_governs_are_features_of_their_own(featurized, text, wo
     assert word_text.split() == words.split()
 
 
-def test_an_encoder_the_pipeline_does_not_compute_is_a_configuration_error(featurized, tmp_path):
-    classifier, data, _ = featurized
-    classifier.config["dense_weights"] = {**WEIGHTS, "labse": 1.0}
-    with pytest.raises(ValueError, match="labse"):
-        classifier.train(data)
-    with pytest.raises(ValueError, match="labse"):
-        SentenceEncoderFeaturizer.create({**SentenceEncoderFeaturizer.get_default_config(), "encoders": ["use", "labse"]},
-                                         LocalModelStorage(tmp_path), Resource("encoders"),
-                                         ExecutionContext(GraphSchema({}), node_name="test"))
+@pytest.mark.parametrize("change", [{"dense_weights": {**WEIGHTS, "labse": 1.0}},
+                                    {"first_pass": {"encoders": ["labse"], "confident": 0.9}},
+                                    {"first_pass": {"encoders": ["use"], "confident": 1.5}},
+                                    {"first_pass": {"encoders": ["use"]}}])
+def test_an_encoder_or_first_pass_we_do_not_have_is_a_configuration_error(tmp_path, change):
+    with pytest.raises(ValueError, match="labse|first_pass"):
+        LinearIntentClassifier.create({"dense_weights": WEIGHTS, **change}, LocalModelStorage(tmp_path), Resource("clf"),
+                                      ExecutionContext(GraphSchema({}), node_name="test"))
+
+
+def test_the_first_pass_answers_when_sure_and_e5_reads_only_the_rest(featurized, monkeypatch):
+    classifier, data, featurize = featurized
+    classifier.config["first_pass"] = {"encoders": ["use"], "confident": 1.0}
+    classifier.train(data)
+    texts = ["where is my parcel??", "müşteri hizmetleri"]
+    messages = featurize([Message.build(t) for t in texts])
+    ngrams, use = classifier._ngrams(messages), classifier._embedded(texts, ["use"])
+    first = classifier.first_pass.predict_proba(classifier._join(ngrams, use, ["use"]))
+    full = classifier.classifier.predict_proba(
+        classifier._join(ngrams, classifier._embedded(texts, ["use", "e5"]), ["use", "e5"]))
+    assert not np.allclose(first, full, atol=1e-3)  # two models, two answers
+    sure, unsure = np.argsort(-first.max(axis=1))
+    classifier.config["first_pass"]["confident"] = first.max(axis=1).mean()  # between the two messages
+    assert first[sure].max() > classifier.config["first_pass"]["confident"] > first[unsure].max()
+
+    read_by_e5 = []
+    e5 = encoder.ENCODERS["e5"]
+    monkeypatch.setitem(encoder.ENCODERS, "e5", lambda batch: read_by_e5.extend(batch) or e5(batch))  # a spy: e5 still runs
+    probabilities = classifier._probabilities(messages)
+    assert np.allclose(probabilities[sure], first[sure]) and np.allclose(probabilities[unsure], full[unsure])
+    assert read_by_e5 == [texts[unsure]]
+
+    classifier.first_pass = None  # a model trained before the first pass: the full model reads every message
+    assert np.allclose(classifier._probabilities(messages), full)
