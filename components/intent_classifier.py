@@ -257,7 +257,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
         svm = LinearSVC(C=self.config["C"], class_weight="balanced", random_state=self.config["random_state"])
         # ensemble=False: one SVM trained on all the data decides; the folds only fit the calibration.
-        classifier = CalibratedClassifierCV(svm, cv=folds, method="sigmoid", ensemble=False).fit(features, labels)
+        # Two folds at a time: the fits are independent, and one at a time leaves a core of two idle.
+        classifier = CalibratedClassifierCV(svm, cv=folds, method="sigmoid", ensemble=False,
+                                            n_jobs=2).fit(features, labels)
         for calibrated in classifier.calibrated_classifiers_:
             svm = calibrated.base_estimator  # sklearn 1.1's name
             svm.coef_ = svm.coef_.astype(np.float32)  # half the memory; float32 is ample for a margin
@@ -346,6 +348,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         except ValueError:
             logger.warning("No trained intent classifier found; every message will fall back.")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"],
-                   saved.get("symbols", ()),  # a model from before the symbols: none has a meaning
-                   saved.get("first_pass"))  # one from before the first pass: the full model reads all
+        loaded = cls(config, model_storage, resource, saved["vectorizers"], saved["classifier"],
+                     saved.get("symbols", ()),  # a model from before the symbols: none has a meaning
+                     saved.get("first_pass"))  # one from before the first pass: the full model reads all
+        loaded._embedded(["warm up"], loaded._encoders)  # the first call loads the encoder: at start-up, not in a reply
+        return loaded
