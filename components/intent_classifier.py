@@ -184,12 +184,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def _ngrams_of(self, chars: List[str], words: List[str]) -> csr_matrix:
         return hstack([self.vectorizers["chars"].transform(chars), self.vectorizers["words"].transform(words)]).tocsr()
 
-    def _embedded(self, texts: List[str], encoders) -> Dict[str, np.ndarray]:
+    def _embedded(self, texts: List[str], encoders, workers: int = 1) -> Dict[str, np.ndarray]:
         """Each encoder's sentence vectors of the texts, weighted."""
         from bot.encoder import embed
         weights = self.config["dense_weights"]
-        return {encoder: np.vstack([embed(texts[start:start + 256], encoder) for start in range(0, len(texts), 256)])
-                * weights[encoder] for encoder in encoders}
+        return {encoder: np.vstack([embed(texts[start:start + 256], encoder, workers)
+                                    for start in range(0, len(texts), 256)]) * weights[encoder] for encoder in encoders}
 
     @staticmethod
     def _join(ngrams: csr_matrix, vectors: Dict[str, np.ndarray], encoders) -> csr_matrix:
@@ -289,7 +289,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # A copy calibrates in the same fold as its original, or calibration would grade what it trained on.
         originals = np.concatenate([rows for _, _, rows in copies])
         groups = np.concatenate([np.arange(len(examples)), originals])
-        return (vstack([ngrams] + [n for n, _, _ in copies]).tocsr(), self._embedded(texts, self._encoders),
+        return (vstack([ngrams] + [n for n, _, _ in copies]).tocsr(), self._embedded(texts, self._encoders, workers=2),
                 np.concatenate([labels, labels[originals]]), groups)
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -26,7 +26,7 @@ os.environ.setdefault("TRANSLATION_BACKEND", "none")  # no test may reach for th
 def trained_models(tmp_path_factory):
     """A model trained from the current data, in a directory of its own, named as the run command names it."""
     out = tmp_path_factory.mktemp("models")
-    result = rasa("train", "--out", str(out), "--fixed-model-name", model_name())
+    result = rasa("train", "--out", str(out), "--fixed-model-name", model_name(), timeout=3600)  # ~20 min on 2 cores
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 

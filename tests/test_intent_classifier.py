@@ -164,3 +164,11 @@ def test_the_first_pass_answers_when_sure_and_e5_reads_only_the_rest(featurized,
 
     classifier.first_pass = None  # a model trained before the first pass: the full model reads every message
     assert np.allclose(classifier._probabilities(messages), full)
+
+
+def test_e5_in_parallel_threads_gives_the_same_vectors_in_the_same_order():
+    texts = [text for text, _ in EXAMPLES] + ["où est mon colis SH-10482", "kargom nerede kaldı"]
+    alone = embed(texts, "e5")
+    assert np.array_equal(embed(texts, "e5", workers=2), alone)
+    assert np.array_equal(embed(texts, "e5", workers=3), alone)
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)  # different texts, different rows: the order is checked
