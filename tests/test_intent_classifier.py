@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import encoder
-from bot.encoder import embed
+from bot.encoder import E5_MAX_TOKENS, _e5, _within_budget, embed
 from components.intent_classifier import LinearIntentClassifier, _chars, _words, fold, scoped_words
 from components.tokenizer import MultilingualTokenizer
 
@@ -172,3 +172,16 @@ def test_e5_in_parallel_threads_gives_the_same_vectors_in_the_same_order():
     assert np.array_equal(embed(texts, "e5", workers=2), alone)
     assert np.array_equal(embed(texts, "e5", workers=3), alone)
     assert not np.allclose(alone[0], alone[1], atol=1e-3)  # different texts, different rows: the order is checked
+
+
+@pytest.mark.parametrize("long_text", ["where is my order SH-10482 " * 80, "我的包裹到哪里了" * 250, "<script>" * 250])
+def test_e5_reads_a_long_message_only_up_to_its_token_budget(long_text):
+    """e5's cost grows faster than the text, and a Rasa server does nothing else while it runs: a
+    2000-character message must cost what its first E5_MAX_TOKENS tokens cost, not seconds."""
+    model = _e5(0)
+    assert model.token_count(long_text, True) > 2 * E5_MAX_TOKENS
+    read = _within_budget(model, long_text)
+    assert long_text.startswith(read) and E5_MAX_TOKENS - 8 <= model.token_count(read, True) <= E5_MAX_TOKENS
+    assert np.array_equal(embed([long_text], "e5"), embed([read], "e5"))
+    short = "kargom nerede kaldı"
+    assert _within_budget(model, short) == short
