@@ -20,35 +20,23 @@ from channels.common import guarded, with_server_limits
 logger = logging.getLogger(__name__)
 
 
-def _message_event(data: Any) -> dict | None:
-    """A user_uttered payload as Rasa's handler reads it, or None: an object whose message is text,
-    whose session id, if any, is text, and whose metadata (`customData`) is an object or its JSON
-    (metadata that is neither is left out; the message still counts)."""
-    if not isinstance(data, dict) or not isinstance(data.get("message", ""), str) \
-            or not isinstance(data.get("session_id", ""), (str, type(None))):
+def _readable(data: Any, event: str) -> dict | None:
+    """The event's payload in the shape Rasa's handler reads without raising, or None: an object
+    (session_request may send nothing) whose session id, if any, is text and, for a message, whose
+    message is text. customData that is text but not JSON is left out; what it holds is for the
+    channels' gate (`guarded`) to clean."""
+    if data is None and event == "session_request":
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("session_id", ""), (str, type(None))) \
+            or not isinstance(data.get("message", ""), str):
         return None
     data = dict(data)
-    metadata = data.get("customData")
-    if isinstance(metadata, str):
+    if isinstance(data.get("customData"), str):  # the widget may send it as JSON text; Rasa would parse it
         try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            metadata = None
-    if not isinstance(metadata, dict):
-        data.pop("customData", None)
-    else:
-        data["customData"] = metadata
+            data["customData"] = json.loads(data["customData"])
+        except (ValueError, RecursionError):
+            del data["customData"]
     return data
-
-
-def _session_event(data: Any) -> dict | None:
-    """A session_request payload: nothing (Rasa makes a session id), or an object whose session id,
-    if any, is text."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("session_id", ""), (str, type(None))):
-        return None
-    return dict(data)
 
 
 class SocketIOInput(rasa_socketio.SocketIOInput):
@@ -63,13 +51,13 @@ class SocketIOInput(rasa_socketio.SocketIOInput):
         a string for the payload or metadata that is not JSON raised inside them, a traceback per
         event in the log. Such an event is dropped here with one line."""
         handlers = self.sio.handlers[self.namespace or "/"]
-        for event, check in ((self.user_message_evt, _message_event), ("session_request", _session_event)):
-            async def checked(sid, *args, _handle=handlers[event], _check=check, _event=event):
-                data = _check(args[0] if args else None)
-                if data is None or len(args) > 1:
+        for event in (self.user_message_evt, "session_request"):
+            async def checked(sid, data=None, *_, _handle=handlers[event], _event=event):
+                readable = _readable(data, _event)
+                if readable is None:
                     logger.info("socket.io: dropped a malformed %s event", _event)
                     return None
-                return await _handle(sid, data)
+                return await _handle(sid, readable)
             handlers[event] = checked
 
     def _blueprint(self, on_new_message):
